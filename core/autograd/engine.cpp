@@ -1,0 +1,116 @@
+// The backward engine. It finds every node reachable from the roots, counts how many edges point
+// at each (its dependencies), and runs a node only once all of its output gradients have arrived,
+// summing gradients that reach the same output along different paths.
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/autograd/grad_mode.h"
+#include "core/autograd/node.h"
+#include "core/error.h"
+#include "core/ops/ops.h"
+
+namespace kiln {
+
+void visit_graph(const Tensor& t, void (*visit)(const Node&, void*), void* context) {
+  if (!t.grad_fn()) return;
+  std::unordered_set<const Node*> seen{t.grad_fn().get()};
+  std::vector<const Node*> stack{t.grad_fn().get()};
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    visit(*n, context);
+    for (const Edge& e : n->next_edges())
+      if (e.valid() && seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+  }
+}
+
+namespace {
+
+void check_input_gradients(const Node& node, const std::vector<Tensor>& grads) {
+  KILN_CHECK(grads.size() == node.next_edges().size(), "internal error: backward of '", node.name(), "' returned ",
+             grads.size(), " gradients for ", node.next_edges().size(), " inputs");
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (!node.next_edges()[i].valid() || !grads[i].defined()) continue;
+    const InputMeta& m = node.input_meta()[i];
+    KILN_CHECK(grads[i].shape() == m.shape, "internal error: backward of '", node.name(), "' returned a gradient of shape ",
+               shape_str(grads[i].shape()), " for input ", i, " of shape ", shape_str(m.shape));
+  }
+}
+
+void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
+
+}  // namespace
+
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
+  NoGradGuard no_grad;  // gradients are computed without recording a graph of their own
+  std::unordered_map<Node*, int> dependencies;
+  std::unordered_map<Node*, std::vector<Tensor>> buffers;
+
+  // 1. Count the edges into every reachable node.
+  std::vector<Node*> stack;
+  std::unordered_set<Node*> seen;
+  for (const Tensor& r : roots)
+    if (r.grad_fn() && seen.insert(r.grad_fn().get()).second) stack.push_back(r.grad_fn().get());
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->next_edges()) {
+      if (!e.valid()) continue;
+      ++dependencies[e.node.get()];
+      if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+    }
+  }
+
+  // 2. Seed the roots' gradients.
+  std::vector<std::shared_ptr<Node>> ready;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const Tensor& r = roots[i];
+    KILN_CHECK(r.requires_grad(), "backward: the tensor does not require grad and has no grad_fn "
+               "(did you call backward on a result computed under NoGradGuard or from tensors without requires_grad?)");
+    if (!r.grad_fn()) {  // a leaf: its gradient is the seed itself
+      Tensor& slot = r.impl()->grad;
+      slot = slot.defined() ? add(slot, grads[i]) : grads[i].clone();
+      continue;
+    }
+    Node* n = r.grad_fn().get();
+    auto& buf = buffers[n];
+    buf.resize(n->num_outputs());
+    accumulate(buf[r.output_nr()], grads[i]);
+  }
+  for (const Tensor& r : roots)
+    if (r.grad_fn() && dependencies[r.grad_fn().get()] == 0 &&
+        std::find_if(ready.begin(), ready.end(), [&](auto& p) { return p == r.grad_fn(); }) == ready.end())
+      ready.push_back(r.grad_fn());
+
+  // 3. Run nodes whose gradients are complete; hand their input gradients to the next nodes.
+  while (!ready.empty()) {
+    std::shared_ptr<Node> node = ready.back();
+    ready.pop_back();
+    std::vector<Tensor> grad_outputs = std::move(buffers[node.get()]);
+    buffers.erase(node.get());
+    grad_outputs.resize(node->num_outputs());
+    KILN_CHECK(!node->released(), "backward through '", node->name(),
+               "' a second time: its saved tensors were already freed. Pass retain_graph=true to the first "
+               "backward if you need to run backward twice");
+    bool any_gradient = false;
+    for (const Tensor& g : grad_outputs) any_gradient |= g.defined();
+    // A node that no gradient reached passes none on (its inputs' dependencies still count down).
+    std::vector<Tensor> grad_inputs =
+        any_gradient ? node->apply(std::move(grad_outputs)) : std::vector<Tensor>(node->next_edges().size());
+    if (node->op() != OpId::Count) check_input_gradients(*node, grad_inputs);
+    if (!retain_graph) node->release_saved();
+    for (size_t i = 0; i < grad_inputs.size() && i < node->next_edges().size(); ++i) {
+      const Edge& e = node->next_edges()[i];
+      if (!e.valid()) continue;
+      if (grad_inputs[i].defined()) {
+        auto& buf = buffers[e.node.get()];
+        buf.resize(e.node->num_outputs());
+        accumulate(buf[e.input_nr], grad_inputs[i]);
+      }
+      if (--dependencies[e.node.get()] == 0) ready.push_back(e.node);
+    }
+  }
+}
+
+}  // namespace kiln

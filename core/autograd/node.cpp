@@ -1,0 +1,116 @@
+#include "core/autograd/node.h"
+
+#include "core/autograd/grad_mode.h"
+#include "core/error.h"
+#include "core/ops/ops.h"
+
+namespace kiln {
+namespace {
+
+// The node that ends every path into a leaf: it adds the arriving gradient into leaf.grad.
+class AccumulateGrad final : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : Node(OpId::Count), leaf_(std::move(leaf)) {}
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    Tensor& g = grads[0];
+    if (!g.defined()) return {};
+    Tensor& slot = leaf_->grad;
+    // A fresh tensor, never an alias of a gradient that flows elsewhere in the graph.
+    slot = slot.defined() ? add(slot, g) : g.clone();
+    return {};
+  }
+
+ private:
+  std::shared_ptr<TensorImpl> leaf_;
+};
+
+Edge edge_for(const Tensor& input) {
+  if (!input.defined() || !input.requires_grad()) return {};
+  if (input.grad_fn()) return {input.grad_fn(), input.output_nr()};
+  return {std::make_shared<AccumulateGrad>(input.impl_ptr()), 0};
+}
+
+}  // namespace
+
+size_t Node::save(const Tensor& t) {
+  if (!t.defined()) {
+    saved_.push_back({});
+    return saved_.size() - 1;
+  }
+  saved_.push_back({t.detach(), t.storage()->version()});
+  return saved_.size() - 1;
+}
+
+Tensor Node::saved(size_t slot) const {
+  KILN_CHECK(!released_, "backward through '", name(),
+             "' a second time: its saved tensors were already freed. Call backward(gradient, retain_graph=true) "
+             "the first time if you need to run backward twice");
+  const Saved& s = saved_.at(slot);
+  if (s.data.defined()) {
+    uint64_t now = s.data.storage()->version();
+    KILN_CHECK(now == s.version, "a tensor of shape ", shape_str(s.data.shape()), " saved for the backward of '", name(),
+               "' was modified by an in-place operation after it was saved (version ", s.version, ", now ", now,
+               "); use an out-of-place op or clone() the tensor first");
+  }
+  return s.data;
+}
+
+Tensor Node::grad_or_zeros(const std::vector<Tensor>& grads, size_t i) const {
+  if (grads[i].defined()) return grads[i];
+  const InputMeta& any = input_meta_.empty() ? InputMeta{} : input_meta_[0];
+  return zeros(output_shapes_[i], {.dtype = any.dtype, .device = any.device});
+}
+
+void Node::release_saved() {
+  saved_.clear();
+  released_ = true;
+}
+
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!grad_mode_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  if (!grad_mode_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+static void connect(Node& node, std::vector<Edge>& edges, std::vector<InputMeta>& meta, const Tensor* input) {
+  edges.push_back(input ? edge_for(*input) : Edge{});
+  if (input && input->defined()) meta.push_back({input->shape(), input->dtype(), input->device()});
+  else meta.push_back({});
+}
+
+void record_op(const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs,
+               std::initializer_list<Tensor*> outputs) {
+  for (const Tensor* in : inputs) connect(*node, node->next_edges_, node->input_meta_, in);
+  node->num_outputs_ = uint32_t(outputs.size());
+  uint32_t i = 0;
+  for (Tensor* out : outputs) {
+    node->output_shapes_.push_back(out->shape());
+    TensorImpl* impl = out->impl();
+    impl->requires_grad = true;
+    impl->grad_fn = node;
+    impl->output_nr = i++;
+  }
+}
+
+void record_op_list(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
+  for (const Tensor& in : inputs) connect(*node, node->next_edges_, node->input_meta_, &in);
+  node->num_outputs_ = uint32_t(outputs.size());
+  uint32_t i = 0;
+  for (Tensor& out : outputs) {
+    node->output_shapes_.push_back(out.shape());
+    TensorImpl* impl = out.impl();
+    impl->requires_grad = true;
+    impl->grad_fn = node;
+    impl->output_nr = i++;
+  }
+}
+
+}  // namespace kiln

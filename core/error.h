@@ -1,0 +1,35 @@
+// kiln's error type and the check macros every layer of the library uses.
+// Errors are exceptions with a message a user can act on; nothing here aborts.
+#pragma once
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace kiln {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+// Builds a message from any streamable pieces: detail::concat("shape ", s, " is bad").
+template <class... Args>
+std::string concat(const Args&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return os.str();
+}
+[[noreturn]] void throw_error(const char* file, int line, const std::string& message);
+}  // namespace detail
+
+}  // namespace kiln
+
+// KILN_CHECK(cond, pieces...): throws kiln::Error naming the message, file and line when cond is false.
+#define KILN_CHECK(cond, ...)                                                      \
+  do {                                                                             \
+    if (!(cond)) ::kiln::detail::throw_error(__FILE__, __LINE__, ::kiln::detail::concat(__VA_ARGS__)); \
+  } while (0)
+
+// KILN_FAIL(pieces...): throws unconditionally.
+#define KILN_FAIL(...) ::kiln::detail::throw_error(__FILE__, __LINE__, ::kiln::detail::concat(__VA_ARGS__))

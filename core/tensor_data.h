@@ -1,0 +1,19 @@
+// Data movement under the ops, without autograd: copy and fill into existing tensors on any device.
+// Ops use these to build outputs; users use Tensor::copy_ / fill_, which also check autograd rules.
+#pragma once
+#include "core/tensor.h"
+
+namespace kiln {
+
+// Writes src (broadcast to dst's shape, converted to dst's dtype) into dst's memory; any devices.
+void copy_data(const Tensor& dst, const Tensor& src);
+// Writes value into every element of dst.
+void fill_data(const Tensor& dst, double value);
+// Throws the error ops raise when they have no kernel for a device yet.
+[[noreturn]] void throw_no_kernel(const char* op, Device device);
+// Checks that all defined tensors are on one device and returns it; names the op and the devices otherwise.
+Device common_device(const char* op, std::initializer_list<const Tensor*> tensors);
+// Checks that a tensor is floating point (float32/float64), naming the op and the argument.
+void check_float(const char* op, const char* arg, const Tensor& t);
+
+}  // namespace kiln

@@ -1,0 +1,101 @@
+#include "kernels/cpu/elementwise.h"
+
+#include "core/error.h"
+#include "kernels/cpu/strided_loop.h"
+
+namespace kiln::cpu {
+namespace {
+// The output's own strides: contiguous.
+Dims contiguous(const Dims& shape) {
+  Dims s(shape.size());
+  int64_t st = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    s[i] = st;
+    st *= shape[i];
+  }
+  return s;
+}
+}  // namespace
+
+void unary_forward(UnaryOp op, UnaryParams p, DType dtype, const Dims& shape, void* y, const void* x,
+                   const int64_t* x_strides) {
+  Dims ys = contiguous(shape);
+  KILN_DISPATCH_FLOAT(dtype, "unary op", [&]<class T>() {
+    T* yp = static_cast<T*>(y);
+    const T* xp = static_cast<const T*>(x);
+    KILN_UNARY_SWITCH(op, OP, for_each_strided<2>(shape, {ys.data(), x_strides}, [&](const std::array<int64_t, 2>& o) {
+      yp[o[0]] = kiln::unary_forward<OP, T>(xp[o[1]], p);
+    }));
+  });
+}
+
+void unary_backward(UnaryOp op, UnaryParams p, DType dtype, const Dims& shape, void* dx, const void* x,
+                    const int64_t* x_strides, const void* y, const int64_t* y_strides, const void* dy,
+                    const int64_t* dy_strides) {
+  Dims ds = contiguous(shape);
+  KILN_DISPATCH_FLOAT(dtype, "unary backward", [&]<class T>() {
+    T* dxp = static_cast<T*>(dx);
+    const T *xp = static_cast<const T*>(x), *yp = static_cast<const T*>(y), *dyp = static_cast<const T*>(dy);
+    KILN_UNARY_SWITCH(op, OP,
+                      for_each_strided<4>(shape, {ds.data(), x_strides, y_strides, dy_strides},
+                                          [&](const std::array<int64_t, 4>& o) {
+                                            dxp[o[0]] = kiln::unary_backward<OP, T>(xp[o[1]], yp[o[2]], dyp[o[3]], p);
+                                          }));
+  });
+}
+
+void binary_forward(BinaryOp op, DType dtype, const Dims& shape, void* y, const void* a, const int64_t* a_strides,
+                    const void* b, const int64_t* b_strides) {
+  Dims ys = contiguous(shape);
+  KILN_DISPATCH_FLOAT(dtype, "binary op", [&]<class T>() {
+    T* yp = static_cast<T*>(y);
+    const T *ap = static_cast<const T*>(a), *bp = static_cast<const T*>(b);
+    KILN_BINARY_SWITCH(op, OP,
+                       for_each_strided<3>(shape, {ys.data(), a_strides, b_strides}, [&](const std::array<int64_t, 3>& o) {
+                         yp[o[0]] = kiln::binary_forward<OP, T>(ap[o[1]], bp[o[2]]);
+                       }));
+  });
+}
+
+void binary_backward(BinaryOp op, DType dtype, const Dims& shape, void* da, void* db, const void* a,
+                     const int64_t* a_strides, const void* b, const int64_t* b_strides, const void* dy,
+                     const int64_t* dy_strides) {
+  Dims os = contiguous(shape);
+  KILN_DISPATCH_FLOAT(dtype, "binary backward", [&]<class T>() {
+    T *dap = static_cast<T*>(da), *dbp = static_cast<T*>(db);
+    const T *ap = static_cast<const T*>(a), *bp = static_cast<const T*>(b), *dyp = static_cast<const T*>(dy);
+    KILN_BINARY_SWITCH(op, OP,
+                       for_each_strided<4>(shape, {os.data(), a_strides, b_strides, dy_strides},
+                                           [&](const std::array<int64_t, 4>& o) {
+                                             T ga, gb;
+                                             kiln::binary_backward<OP, T>(ap[o[1]], bp[o[2]], dyp[o[3]], ga, gb);
+                                             if (dap) dap[o[0]] = ga;
+                                             if (dbp) dbp[o[0]] = gb;
+                                           }));
+  });
+}
+
+void compare(CompareOp op, DType dtype, const Dims& shape, bool* y, const void* a, const int64_t* a_strides,
+             const void* b, const int64_t* b_strides) {
+  Dims ys = contiguous(shape);
+  KILN_DISPATCH_ALL(dtype, "comparison", [&]<class T>() {
+    const T *ap = static_cast<const T*>(a), *bp = static_cast<const T*>(b);
+    for_each_strided<3>(shape, {ys.data(), a_strides, b_strides}, [&](const std::array<int64_t, 3>& o) {
+      y[o[0]] = kiln::compare(op, ap[o[1]], bp[o[2]]);
+    });
+  });
+}
+
+void where(DType dtype, const Dims& shape, void* y, const bool* cond, const int64_t* cond_strides, const void* a,
+           const int64_t* a_strides, const void* b, const int64_t* b_strides) {
+  Dims ys = contiguous(shape);
+  KILN_DISPATCH_ALL(dtype, "where", [&]<class T>() {
+    T* yp = static_cast<T*>(y);
+    const T *ap = static_cast<const T*>(a), *bp = static_cast<const T*>(b);
+    for_each_strided<4>(shape, {ys.data(), cond_strides, a_strides, b_strides}, [&](const std::array<int64_t, 4>& o) {
+      yp[o[0]] = cond[o[1]] ? ap[o[2]] : bp[o[3]];
+    });
+  });
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,35 @@
+// The test runner. With KILN_CHECK_GRADCHECK_COVERAGE=1 (the ctest test gradcheck_covers_every_op)
+// it also fails when a differentiable op of the op table was not covered by a passing gradcheck.
+#if defined(KILN_CATCH2_V2_HEADER)
+#define CATCH_CONFIG_RUNNER
+#include KILN_CATCH2_V2_HEADER
+#elif __has_include(<catch2/catch_session.hpp>)
+#include <catch2/catch_session.hpp>
+#else
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+#endif
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/gradcheck.h"
+#include "core/ops/op_table.h"
+
+int main(int argc, char** argv) {
+  int failed = Catch::Session().run(argc, argv);
+  const char* check = std::getenv("KILN_CHECK_GRADCHECK_COVERAGE");
+  if (check && check[0] == '1') {
+    int missing = 0;
+    for (int i = 0; i < kiln::kOpCount; ++i) {
+      auto op = kiln::OpId(i);
+      if (kiln::op_is_differentiable(op) && !kiln::gradcheck_coverage().count(op)) {
+        std::printf("op '%s' has no passing gradient check\n", kiln::op_name(op));
+        ++missing;
+      }
+    }
+    std::printf("gradient-check coverage: %d of the op table's differentiable ops missing\n", missing);
+    if (missing) return 1;
+  }
+  return failed;
+}
