@@ -1,0 +1,67 @@
+#include "apps/cli_args.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace kiln::cli {
+
+Args::Args(int argc, char** argv, int first, const std::vector<std::string>& known,
+           const std::vector<std::string>& switches) {
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0 || a.size() == 2) {
+      positional_.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    bool is_switch = std::find(switches.begin(), switches.end(), name) != switches.end();
+    if (!is_switch && std::find(known.begin(), known.end(), name) == known.end())
+      throw UsageError("unknown flag --" + name);
+    if (!is_switch && eq == std::string::npos) {
+      if (i + 1 >= argc) throw UsageError("flag --" + name + " needs a value");
+      value = argv[++i];
+    }
+    values_[name] = is_switch ? "1" : value;
+  }
+}
+
+std::string Args::get_string(const std::string& name, const std::string& fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+long long Args::get_int(const std::string& name, long long fallback, long long lo, long long hi) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  const std::string& s = it->second;
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno == ERANGE)
+    throw UsageError("--" + name + " expects an integer, got '" + s + "'");
+  if (v < lo || v > hi)
+    throw UsageError("--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
+  return v;
+}
+
+double Args::get_double(const std::string& name, double fallback, double lo, double hi) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  const std::string& s = it->second;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0') throw UsageError("--" + name + " expects a number, got '" + s + "'");
+  if (!std::isfinite(v)) throw UsageError("--" + name + " must be a finite number, got '" + s + "'");
+  if (v < lo || v > hi)
+    throw UsageError("--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
+  return v;
+}
+
+}  // namespace kiln::cli

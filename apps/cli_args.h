@@ -1,0 +1,35 @@
+// Command-line flag parsing for the kiln tool: --name value pairs, checked and converted with
+// messages that name the flag and the bad value. Throws UsageError; main turns it into exit code 2.
+#pragma once
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln::cli {
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Args {
+ public:
+  // Parses argv[first..]; `known` lists the accepted flag names (without the leading --);
+  // flags in `switches` take no value. Positional arguments are kept in order.
+  Args(int argc, char** argv, int first, const std::vector<std::string>& known,
+       const std::vector<std::string>& switches = {});
+
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  const std::vector<std::string>& positional() const { return positional_; }
+  std::string get_string(const std::string& name, const std::string& fallback) const;
+  // Integers in [lo, hi]; real numbers that are finite and in [lo, hi].
+  long long get_int(const std::string& name, long long fallback, long long lo, long long hi) const;
+  double get_double(const std::string& name, double fallback, double lo, double hi) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace kiln::cli

@@ -1,0 +1,95 @@
+#include "data/idx.h"
+
+#include <zlib.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace kiln::data {
+namespace {
+
+// Reads a whole file through zlib (gzread passes uncompressed files through unchanged).
+std::vector<uint8_t> read_all(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  KILN_CHECK(f != nullptr, "cannot open '", path, "'");
+  std::vector<uint8_t> out;
+  uint8_t buf[1 << 16];
+  while (true) {
+    int n = gzread(f, buf, sizeof buf);
+    if (n < 0) {
+      int code = 0;
+      std::string why = gzerror(f, &code);
+      gzclose(f);
+      KILN_FAIL("cannot read '", path, "': corrupt gzip data (", why, ")");
+    }
+    if (n == 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  gzclose(f);
+  return out;
+}
+
+uint32_t big_endian_u32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::string& path) {
+  std::vector<uint8_t> raw = read_all(path);
+  KILN_CHECK(raw.size() >= 4, "'", path, "' is not an IDX file: only ", raw.size(), " bytes");
+  KILN_CHECK(raw[0] == 0 && raw[1] == 0, "'", path, "' is not an IDX file: the first two bytes are ", int(raw[0]), " ",
+             int(raw[1]), ", expected 0 0");
+  KILN_CHECK(raw[2] == 0x08, "'", path, "': IDX element type 0x", std::hex, int(raw[2]),
+             " is not supported (only unsigned bytes, 0x08)");
+  int ndim = raw[3];
+  KILN_CHECK(ndim >= 1 && ndim <= 4, "'", path, "': IDX file has ", ndim, " dimensions, expected 1 to 4");
+  KILN_CHECK(raw.size() >= size_t(4 + 4 * ndim), "'", path, "' is truncated: its header needs ", 4 + 4 * ndim,
+             " bytes, the file has ", raw.size());
+  IdxArray a;
+  uint64_t count = 1;
+  for (int d = 0; d < ndim; ++d) {
+    uint32_t size = big_endian_u32(&raw[4 + 4 * d]);
+    a.dims.push_back(size);
+    count *= size;
+    KILN_CHECK(count <= (uint64_t(1) << 34), "'", path, "': IDX dimensions are implausibly large");
+  }
+  size_t header = size_t(4 + 4 * ndim);
+  KILN_CHECK(raw.size() - header == count, "'", path, "' is truncated or corrupt: the header promises ", count,
+             " bytes of data, the file has ", raw.size() - header);
+  a.bytes.assign(raw.begin() + int64_t(header), raw.end());
+  return a;
+}
+
+ImageDataset load_mnist_format(const std::string& dir, const std::string& split) {
+  KILN_CHECK(split == "train" || split == "test", "unknown split '", split, "' (train or test)");
+  namespace fs = std::filesystem;
+  KILN_CHECK(fs::is_directory(dir), "data folder '", dir, "' does not exist",
+             dir == kFashionMnistDir ? " (install Debian's dataset-fashion-mnist package, or pass --data DIR with "
+                                       "MNIST-format files)"
+                                     : "");
+  std::string prefix = split == "train" ? "train" : "t10k";
+  auto find = [&](const std::string& stem) {
+    for (const char* ext : {".gz", ""}) {
+      fs::path p = fs::path(dir) / (stem + ext);
+      if (fs::exists(p)) return p.string();
+    }
+    KILN_FAIL("data folder '", dir, "' has no ", stem, "[.gz]",
+              dir == kFashionMnistDir ? " (reinstall Debian's dataset-fashion-mnist package)" : "");
+  };
+  std::string image_path = find(prefix + "-images-idx3-ubyte"), label_path = find(prefix + "-labels-idx1-ubyte");
+  IdxArray images = read_idx(image_path), labels = read_idx(label_path);
+  KILN_CHECK(images.dims.size() == 3, "'", image_path, "' should hold images [N, H, W], it has ", images.dims.size(),
+             " dims");
+  KILN_CHECK(labels.dims.size() == 1, "'", label_path, "' should hold labels [N], it has ", labels.dims.size(), " dims");
+  KILN_CHECK(images.dims[0] == labels.dims[0], "'", image_path, "' has ", images.dims[0], " images but '", label_path,
+             "' has ", labels.dims[0], " labels");
+  int64_t n = images.dims[0], h = images.dims[1], w = images.dims[2];
+  std::vector<float> pixels(images.bytes.size());
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(images.bytes[i]) / 255.0f;
+  std::vector<int64_t> ys(labels.bytes.begin(), labels.bytes.end());
+  return {from_vector(pixels, {n, 1, h, w}), from_vector(ys, {n}, {.dtype = DType::Int64})};
+}
+
+}  // namespace kiln::data
