@@ -80,28 +80,19 @@ bool any_requires_grad(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-static void connect(Node& node, std::vector<Edge>& edges, std::vector<InputMeta>& meta, const Tensor* input) {
-  edges.push_back(input ? edge_for(*input) : Edge{});
-  if (input && input->defined()) meta.push_back({input->shape(), input->dtype(), input->device()});
-  else meta.push_back({});
-}
-
 void record_op(const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs,
                std::initializer_list<Tensor*> outputs) {
-  for (const Tensor* in : inputs) connect(*node, node->next_edges_, node->input_meta_, in);
-  node->num_outputs_ = uint32_t(outputs.size());
-  uint32_t i = 0;
-  for (Tensor* out : outputs) {
-    node->output_shapes_.push_back(out->shape());
-    TensorImpl* impl = out->impl();
-    impl->requires_grad = true;
-    impl->grad_fn = node;
-    impl->output_nr = i++;
-  }
+  std::vector<Tensor> in, out;
+  for (const Tensor* t : inputs) in.push_back(t ? *t : Tensor());
+  for (Tensor* t : outputs) out.push_back(*t);  // handles: the impls are shared, so outputs see the history
+  record_op_list(node, in, out);
 }
 
 void record_op_list(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
-  for (const Tensor& in : inputs) connect(*node, node->next_edges_, node->input_meta_, &in);
+  for (const Tensor& in : inputs) {
+    node->next_edges_.push_back(edge_for(in));
+    node->input_meta_.push_back(in.defined() ? InputMeta{in.shape(), in.dtype(), in.device()} : InputMeta{});
+  }
   node->num_outputs_ = uint32_t(outputs.size());
   uint32_t i = 0;
   for (Tensor& out : outputs) {
