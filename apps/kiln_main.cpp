@@ -24,7 +24,7 @@ const char* kUsage =
     "train options:\n"
     "  --data DIR      MNIST-format folder (default: /usr/share/datasets/fashion-mnist, from Debian's\n"
     "                  dataset-fashion-mnist package)\n"
-    "  --epochs N      passes over the training set (default 2)\n"
+    "  --epochs N      passes over the training set (default 5)\n"
     "  --batch N       images per step (default 128)\n"
     "  --lr X          learning rate of SGD with momentum 0.9 (default 0.05)\n"
     "  --hidden N      hidden units (default 256)\n"
@@ -51,7 +51,7 @@ int train(int argc, char** argv) {
     throw kiln::cli::UsageError("--device " + device + ": only cpu is supported until the CUDA backend lands");
   kiln::apps::MlpConfig cfg;
   cfg.data_dir = args.get_string("data", kiln::data::kFashionMnistDir);
-  cfg.epochs = args.get_int("epochs", 2, 1, 1000);
+  cfg.epochs = args.get_int("epochs", 5, 1, 1000);
   cfg.batch = args.get_int("batch", 128, 1, 60000);
   cfg.lr = args.get_double("lr", 0.05, 1e-8, 10.0);
   cfg.hidden = args.get_int("hidden", 256, 1, 65536);
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     }
     throw kiln::cli::UsageError("unknown command '" + cmd + "'");
   } catch (const kiln::cli::UsageError& e) {
-    std::fprintf(stderr, "kiln: %s\n\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", e.what());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kiln: error: %s\n", e.what());

@@ -1,5 +1,6 @@
 #include "apps/train_mlp.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,14 +23,14 @@ Tensor linear_init(const Shape& shape, int64_t fan_in, Generator& gen) {
 // The rows `order[start..start+n)` of a host array of `row` floats, as a tensor of `shape`.
 Tensor gather_rows(const std::vector<float>& all, int64_t row, const std::vector<int64_t>& order, int64_t start,
                    int64_t n) {
-  std::vector<float> out(size_t(n * row));
+  std::vector<float> out(static_cast<size_t>(n * row));
   for (int64_t i = 0; i < n; ++i)
     std::copy_n(all.begin() + order[start + i] * row, row, out.begin() + i * row);
   return from_vector(out, {n, row});
 }
 
 Tensor gather_labels(const std::vector<int64_t>& all, const std::vector<int64_t>& order, int64_t start, int64_t n) {
-  std::vector<int64_t> out(size_t(n));
+  std::vector<int64_t> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) out[i] = all[order[start + i]];
   return from_vector(out, {n}, {.dtype = DType::Int64});
 }
@@ -78,7 +79,7 @@ double train_mlp(const MlpConfig& cfg) {
 
     NoGradGuard no_grad;
     int64_t correct = 0, n_test = test.images.size(0);
-    std::vector<int64_t> all(size_t(n_test));
+    std::vector<int64_t> all(static_cast<size_t>(n_test));
     for (int64_t i = 0; i < n_test; ++i) all[i] = i;
     for (int64_t start = 0; start < n_test; start += 1000) {
       int64_t n = std::min<int64_t>(1000, n_test - start);

@@ -9,7 +9,7 @@ namespace kiln::apps {
 
 struct MlpConfig {
   std::string data_dir;
-  int64_t epochs = 2;
+  int64_t epochs = 5;
   int64_t batch = 128;
   int64_t hidden = 256;
   double lr = 0.05;
