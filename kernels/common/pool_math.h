@@ -1,0 +1,36 @@
+// Window arithmetic of the 2-D pooling and resampling ops, shared by the CPU reference kernels and
+// the CUDA kernels: output sizes and where each output's window starts and ends in the input.
+// Pure integer/float math on one axis at a time; no memory, no tensors.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/common/host_device.h"
+
+namespace kiln {
+
+// ⌊a / b⌋ for b > 0 (C++ division truncates toward zero; PyTorch's shapes use floor).
+KILN_HD int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Sliding-window output length, floor mode: ⌊(in + 2p − d·(k − 1) − 1) / s⌋ + 1 (PyTorch's formula).
+KILN_HD int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
+  return floor_div(in + 2 * pad - dilation * (kernel - 1) - 1, stride) + 1;
+}
+
+// Adaptive pooling window of output i (of `out`) over `in`: [⌊i·in/out⌋, ⌈(i+1)·in/out⌉).
+KILN_HD int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
+KILN_HD int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+// PyTorch's 'nearest' source index: src = min(⌊dst·scale⌋, in − 1) with scale = in/out computed in
+// float32 exactly as PyTorch does (same-size and 2× are special-cased to exact copies/shifts). The
+// float scale can differ from the exact rational ⌊dst·in/out⌋ at odd sizes (in 2, out 82, dst 41 → 0,
+// not 1); we keep PyTorch's answer so models match it.
+KILN_HD int64_t nearest_source_index(int64_t dst, int64_t in, int64_t out) {
+  if (out == in) return dst;
+  if (out == 2 * in) return dst >> 1;
+  float scale = float(in) / float(out);
+  int64_t src = int64_t(floorf(float(dst) * scale));
+  return src < in - 1 ? src : in - 1;
+}
+
+}  // namespace kiln
