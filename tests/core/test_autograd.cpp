@@ -134,3 +134,13 @@ TEST_CASE("to_device to CUDA and back keeps values and gradients", "[autograd][c
   sum(y).backward();
   CHECK_CLOSE(x.grad(), {1, 1, 1});
 }
+
+TEST_CASE("to_device: gradient check through a CUDA round trip", "[autograd][cuda][gradcheck]") {
+  if (!cuda_is_available()) {
+    WARN("no CUDA device: skipped");
+    return;
+  }
+  Tensor x = kiln::test::random_input({3, 4}, 5);
+  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return in[0].t().to(Device::cuda()).to(Device::cpu()) * 2.0; },
+                  {x});
+}
