@@ -2,12 +2,17 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "core/cuda_check.h"
+#include "core/cuda_context.h"
 #include "core/error.h"
 
 namespace kiln {
+#if KILN_HAVE_CUDA
+namespace cuda {
+Allocator& device_allocator(int device);  // core/cuda_context.cpp: the caching allocator
+}
+#endif
 namespace {
 
 constexpr size_t kCpuAlignment = 64;  // a cache line, and enough for AVX-512 loads
@@ -24,32 +29,6 @@ class CpuAllocator final : public Allocator {
   void deallocate(void* ptr, size_t) noexcept override { std::free(ptr); }
 };
 
-#if KILN_HAVE_CUDA
-class PlainCudaAllocator final : public Allocator {
- public:
-  explicit PlainCudaAllocator(int device) : device_(device) {}
-  void* allocate(size_t bytes) override {
-    if (bytes == 0) return nullptr;
-    KILN_CUDA_CHECK(cudaSetDevice(device_));
-    void* p = nullptr;
-    cudaError_t err = cudaMalloc(&p, bytes);
-    if (err != cudaSuccess) {
-      (void)cudaGetLastError();  // clear the sticky OOM error
-      size_t free_bytes = 0, total = 0;
-      (void)cudaMemGetInfo(&free_bytes, &total);
-      KILN_FAIL("CUDA out of memory on cuda:", device_, ": tried to allocate ", bytes, " bytes; ", free_bytes,
-                " bytes free of ", total, " (", cudaGetErrorString(err), ")");
-    }
-    return p;
-  }
-  void deallocate(void* ptr, size_t) noexcept override {
-    if (ptr) KILN_CUDA_CHECK_NOTHROW(cudaFree(ptr));
-  }
-
- private:
-  int device_;
-};
-#endif
 
 }  // namespace
 
@@ -59,12 +38,7 @@ Allocator& allocator_for(Device device) {
     return cpu;
   }
 #if KILN_HAVE_CUDA
-  KILN_CHECK(device.index >= 0 && device.index < cuda_device_count(), "device ", device.str(),
-             " is not available (", cuda_device_count(), " CUDA devices visible)");
-  static PlainCudaAllocator* per_device[16] = {};
-  KILN_CHECK(device.index < 16, "device ", device.str(), ": at most 16 CUDA devices are supported");
-  if (!per_device[device.index]) per_device[device.index] = new PlainCudaAllocator(device.index);
-  return *per_device[device.index];
+  return cuda::device_allocator(device.index);
 #else
   KILN_FAIL("device ", device.str(), " requested but this kiln was built without CUDA");
 #endif
@@ -77,8 +51,14 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
     return;
   }
 #if KILN_HAVE_CUDA
-  // Synchronous on purpose: a copy to or from the host is a point where the user asked for values.
-  KILN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+  // Ordered on the current stream of the GPU side, then waited for: a copy to or from the host is a
+  // point where the user asked for values (and a pageable host buffer may be freed right after).
+  if (src_device.is_cuda() && dst_device.is_cuda() && src_device.index != dst_device.index)
+    cuda::synchronize(src_device.index);
+  int device = dst_device.is_cuda() ? dst_device.index : src_device.index;
+  auto stream = static_cast<cudaStream_t>(cuda::current_stream(device));
+  KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream));
+  KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
 #else
   KILN_FAIL("copy between ", src_device.str(), " and ", dst_device.str(), ": this kiln was built without CUDA");
 #endif

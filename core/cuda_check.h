@@ -1,6 +1,7 @@
-// The one family of check macros for CUDA runtime calls (cuBLAS and cuDNN join it in the CUDA backend).
+// The one family of check macros for CUDA runtime, cuBLAS and cuDNN calls.
 // KILN_CUDA_CHECK throws kiln::Error with the expression, file and line; the _NOTHROW variant is for
 // destructors and prints instead. KILN_CUDA_CHECK_LAUNCH() checks the last error after a kernel launch.
+// KILN_CUBLAS_CHECK and KILN_CUDNN_CHECK(_NOTHROW) do the same for cuBLAS and cuDNN status codes.
 #pragma once
 
 #if KILN_HAVE_CUDA
@@ -28,4 +29,36 @@
   } while (0)
 
 #define KILN_CUDA_CHECK_LAUNCH() KILN_CUDA_CHECK(cudaGetLastError())
+
+#include <cublas_v2.h>
+
+#define KILN_CUBLAS_CHECK(expr)                                                                      \
+  do {                                                                                               \
+    cublasStatus_t kiln_st_ = (expr);                                                                \
+    if (kiln_st_ != CUBLAS_STATUS_SUCCESS)                                                           \
+      ::kiln::detail::throw_error(__FILE__, __LINE__,                                                \
+                                  ::kiln::detail::concat("cuBLAS call failed: ", #expr, ": ",        \
+                                                         cublasGetStatusString(kiln_st_)));          \
+  } while (0)
+
+#if KILN_HAVE_CUDNN
+#include <cudnn.h>
+
+#define KILN_CUDNN_CHECK(expr)                                                                       \
+  do {                                                                                               \
+    cudnnStatus_t kiln_st_ = (expr);                                                                 \
+    if (kiln_st_ != CUDNN_STATUS_SUCCESS)                                                            \
+      ::kiln::detail::throw_error(__FILE__, __LINE__,                                                \
+                                  ::kiln::detail::concat("cuDNN call failed: ", #expr, ": ",         \
+                                                         cudnnGetErrorString(kiln_st_)));            \
+  } while (0)
+
+#define KILN_CUDNN_CHECK_NOTHROW(expr)                                                               \
+  do {                                                                                               \
+    cudnnStatus_t kiln_st_ = (expr);                                                                 \
+    if (kiln_st_ != CUDNN_STATUS_SUCCESS)                                                            \
+      std::fprintf(stderr, "kiln: cuDNN call failed: %s: %s [%s:%d]\n", #expr,                      \
+                   cudnnGetErrorString(kiln_st_), __FILE__, __LINE__);                               \
+  } while (0)
+#endif
 #endif

@@ -17,3 +17,14 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> tensor
 void check_float(const char* op, const char* arg, const Tensor& t);
 
 }  // namespace kiln
+
+// KILN_DEVICE_CALL(device, "op", kernel, args...): calls kiln::cpu::kernel(args...) for a CPU device
+// and kiln::cuda::kernel(args...) for a CUDA device (the two kernels share one signature). In a build
+// without CUDA the CUDA branch throws the "no kernel" error, so op code needs no #if.
+#if KILN_HAVE_CUDA
+#define KILN_DEVICE_CALL(DEVICE, OPNAME, KERNEL, ...) \
+  ((DEVICE).is_cpu() ? ::kiln::cpu::KERNEL(__VA_ARGS__) : ::kiln::cuda::KERNEL(__VA_ARGS__))
+#else
+#define KILN_DEVICE_CALL(DEVICE, OPNAME, KERNEL, ...) \
+  ((DEVICE).is_cpu() ? ::kiln::cpu::KERNEL(__VA_ARGS__) : ::kiln::throw_no_kernel(OPNAME, DEVICE))
+#endif

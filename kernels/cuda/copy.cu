@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include "core/cuda_check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/strided_index.cuh"
 
 namespace kiln::cuda {
@@ -19,18 +20,16 @@ __global__ void fill_kernel(T* dst, StridedDesc dd, T value, int64_t n) {
     dst[strided_offset(dd, i)] = value;
 }
 
-constexpr int kBlock = 256;
-unsigned grid(int64_t n) { return unsigned(std::min<int64_t>((n + kBlock - 1) / kBlock, 65535)); }
 
 template <class D>
 void copy_from(D* dst, StridedDesc dd, const void* src, DType src_dtype, StridedDesc sd, int64_t n) {
   switch (src_dtype) {
-    case DType::Float32: copy_kernel<<<grid(n), kBlock>>>(dst, dd, static_cast<const float*>(src), sd, n); break;
-    case DType::Float64: copy_kernel<<<grid(n), kBlock>>>(dst, dd, static_cast<const double*>(src), sd, n); break;
-    case DType::Int64: copy_kernel<<<grid(n), kBlock>>>(dst, dd, static_cast<const int64_t*>(src), sd, n); break;
-    case DType::Int32: copy_kernel<<<grid(n), kBlock>>>(dst, dd, static_cast<const int32_t*>(src), sd, n); break;
-    case DType::UInt8: copy_kernel<<<grid(n), kBlock>>>(dst, dd, static_cast<const uint8_t*>(src), sd, n); break;
-    case DType::Bool: copy_kernel<<<grid(n), kBlock>>>(dst, dd, static_cast<const bool*>(src), sd, n); break;
+    case DType::Float32: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const float*>(src), sd, n); break;
+    case DType::Float64: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const double*>(src), sd, n); break;
+    case DType::Int64: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const int64_t*>(src), sd, n); break;
+    case DType::Int32: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const int32_t*>(src), sd, n); break;
+    case DType::UInt8: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const uint8_t*>(src), sd, n); break;
+    case DType::Bool: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const bool*>(src), sd, n); break;
     default: KILN_FAIL("CUDA copy: source dtype ", dtype_name(src_dtype), " is not supported yet");
   }
   KILN_CUDA_CHECK_LAUNCH();
@@ -59,12 +58,12 @@ void fill_strided(const std::vector<int64_t>& shape, void* dst, DType dtype, con
   int64_t n = desc_numel(dd);
   if (n == 0) return;
   switch (dtype) {
-    case DType::Float32: fill_kernel<<<grid(n), kBlock>>>(static_cast<float*>(dst), dd, float(value), n); break;
-    case DType::Float64: fill_kernel<<<grid(n), kBlock>>>(static_cast<double*>(dst), dd, value, n); break;
-    case DType::Int64: fill_kernel<<<grid(n), kBlock>>>(static_cast<int64_t*>(dst), dd, int64_t(value), n); break;
-    case DType::Int32: fill_kernel<<<grid(n), kBlock>>>(static_cast<int32_t*>(dst), dd, int32_t(value), n); break;
-    case DType::UInt8: fill_kernel<<<grid(n), kBlock>>>(static_cast<uint8_t*>(dst), dd, uint8_t(value), n); break;
-    case DType::Bool: fill_kernel<<<grid(n), kBlock>>>(static_cast<bool*>(dst), dd, value != 0.0, n); break;
+    case DType::Float32: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<float*>(dst), dd, float(value), n); break;
+    case DType::Float64: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<double*>(dst), dd, value, n); break;
+    case DType::Int64: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<int64_t*>(dst), dd, int64_t(value), n); break;
+    case DType::Int32: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<int32_t*>(dst), dd, int32_t(value), n); break;
+    case DType::UInt8: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<uint8_t*>(dst), dd, uint8_t(value), n); break;
+    case DType::Bool: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<bool*>(dst), dd, value != 0.0, n); break;
     default: KILN_FAIL("CUDA fill: dtype ", dtype_name(dtype), " is not supported yet");
   }
   KILN_CUDA_CHECK_LAUNCH();

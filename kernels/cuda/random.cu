@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include "core/cuda_check.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/common/philox.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/strided_index.cuh"
@@ -23,17 +24,15 @@ __global__ void random_integers_kernel(int64_t* dst, int64_t n, int64_t low, int
     dst[i] = philox::integer(philox::word(seed, offset, i), low, high);
 }
 
-constexpr int kBlock = 256;
-unsigned grid(int64_t n) { return unsigned(std::min<int64_t>((n + kBlock - 1) / kBlock, 65535)); }
 
 }  // namespace
 
 void random_fill(void* dst, DType dtype, int64_t n, int kind, double a, double b, uint64_t seed, uint64_t offset) {
   if (n == 0) return;
   if (dtype == DType::Float32)
-    random_fill_kernel<<<grid(n), kBlock>>>(static_cast<float*>(dst), n, kind, a, b, seed, offset);
+    random_fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<float*>(dst), n, kind, a, b, seed, offset);
   else if (dtype == DType::Float64)
-    random_fill_kernel<<<grid(n), kBlock>>>(static_cast<double*>(dst), n, kind, a, b, seed, offset);
+    random_fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<double*>(dst), n, kind, a, b, seed, offset);
   else
     KILN_FAIL("random: dtype ", dtype_name(dtype), " is not supported (float32 or float64 expected)");
   KILN_CUDA_CHECK_LAUNCH();
@@ -41,7 +40,7 @@ void random_fill(void* dst, DType dtype, int64_t n, int kind, double a, double b
 
 void random_integers(int64_t* dst, int64_t n, int64_t low, int64_t high, uint64_t seed, uint64_t offset) {
   if (n == 0) return;
-  random_integers_kernel<<<grid(n), kBlock>>>(dst, n, low, high, seed, offset);
+  random_integers_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, n, low, high, seed, offset);
   KILN_CUDA_CHECK_LAUNCH();
 }
 

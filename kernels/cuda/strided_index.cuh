@@ -41,6 +41,4 @@ inline int64_t desc_numel(const StridedDesc& d) {
   return n;
 }
 
-inline unsigned grid_for(int64_t n, int block) { return unsigned((n + block - 1) / block); }
-
 }  // namespace kiln::cuda

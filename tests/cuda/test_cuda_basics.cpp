@@ -2,19 +2,15 @@
 // strided, with dtype conversion), fills, and the Philox streams (same numbers on both devices).
 // Skipped with a visible warning where no CUDA device is present.
 #include "core/allocator.h"
+#include "core/cuda_context.h"
 #include "core/random.h"
-#include "kiln_test.h"
+#include "cuda/conformance.h"
 
 using namespace kiln;
 
-#define KILN_REQUIRE_CUDA()                  \
-  if (!cuda_is_available()) {                \
-    WARN("no CUDA device: skipped");         \
-    return;                                  \
-  }
 
 TEST_CASE("CUDA: host↔device copies round-trip, strided and converted", "[cuda]") {
-  KILN_REQUIRE_CUDA();
+  REQUIRE_CUDA_OR_SKIP();
   Tensor x = arange(0.0, 60.0, 1.0, {.dtype = DType::Float64}).view({3, 4, 5});
   Tensor g = x.to(Device::cuda());
   CHECK(g.device() == Device::cuda());
@@ -32,7 +28,7 @@ TEST_CASE("CUDA: host↔device copies round-trip, strided and converted", "[cuda
 }
 
 TEST_CASE("CUDA: fills match the CPU", "[cuda]") {
-  KILN_REQUIRE_CUDA();
+  REQUIRE_CUDA_OR_SKIP();
   for (DType dt : {DType::Float32, DType::Float64, DType::Int64}) {
     Tensor g = full({7, 3}, 2.0, {.dtype = dt, .device = Device::cuda()});
     CHECK_CLOSE(g.cpu(), std::vector<double>(21, 2.0), 0, 0);
@@ -42,8 +38,23 @@ TEST_CASE("CUDA: fills match the CPU", "[cuda]") {
   CHECK_CLOSE(g.cpu().select(0, 0), {0, 3, 0, 3, 0, 3}, 0, 0);
 }
 
+TEST_CASE("CUDA: the caching allocator serves a steady loop without new device allocations", "[cuda]") {
+  REQUIRE_CUDA_OR_SKIP();
+  for (int i = 0; i < 3; ++i) (void)zeros({1000, 1000}, {.device = Device::cuda()});
+  AllocatorStats before = cuda::memory_stats(0);
+  for (int i = 0; i < 10; ++i) (void)zeros({1000, 1000}, {.device = Device::cuda()});
+  AllocatorStats after = cuda::memory_stats(0);
+  CHECK(after.raw_allocs == before.raw_allocs);
+  CHECK(after.cache_hits >= before.cache_hits + 10);
+  CHECK(after.allocated == before.allocated);
+  // out of memory is an exception naming the size, not an abort
+  CHECK_THROWS_WITH_TEXT(empty({int64_t(1) << 50}, {.device = Device::cuda()}), "out of memory: tried to allocate");
+  cuda::empty_cache(0);
+  CHECK(cuda::memory_stats(0).reserved == cuda::memory_stats(0).allocated);
+}
+
 TEST_CASE("CUDA: Philox draws equal the CPU's element for element", "[cuda]") {
-  KILN_REQUIRE_CUDA();
+  REQUIRE_CUDA_OR_SKIP();
   for (int64_t n : {1, 3, 127, 1025, 100003}) {
     INFO("n = " << n);
     Generator gc(99), gg(99);

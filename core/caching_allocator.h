@@ -1,0 +1,79 @@
+// A caching allocator for device memory: freed blocks are kept in size-class bins and handed out
+// again, so a training step in steady state makes no cudaMalloc/cudaFree calls. The caching logic
+// is device-independent: it sits on a RawMemory backend (cudaMalloc/cudaFree for GPUs; tests use a
+// fake one), so it is fully tested on machines without a GPU.
+//
+// Streams: a block remembers the stream it was allocated for and is only reused by allocations for
+// the same stream (work on one stream runs in order, so reuse needs no synchronization).
+// Not here yet: splitting large cached blocks, cross-stream reuse through events, and private pools
+// for CUDA-graph capture (a capture will get its own CachingAllocator over the same backend).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace kiln {
+
+// The memory the cache draws from. raw_alloc returns nullptr when the device is out of memory.
+class RawMemory {
+ public:
+  virtual ~RawMemory() = default;
+  virtual void* raw_alloc(size_t bytes) = 0;
+  virtual void raw_free(void* ptr) noexcept = 0;
+  // "N bytes free of M" or similar, for out-of-memory messages.
+  virtual std::string describe_free() = 0;
+};
+
+struct AllocatorStats {
+  size_t allocated = 0;       // bytes in blocks handed out and not yet freed (rounded sizes)
+  size_t reserved = 0;        // bytes obtained from the backend (allocated + cached)
+  size_t peak_allocated = 0;
+  size_t peak_reserved = 0;
+  uint64_t raw_allocs = 0;    // calls to the backend
+  uint64_t raw_frees = 0;
+  uint64_t cache_hits = 0;    // allocations served from the cache
+};
+
+class CachingAllocator {
+ public:
+  using StreamId = uint64_t;
+
+  CachingAllocator(std::unique_ptr<RawMemory> raw, std::string device_name);
+  ~CachingAllocator();
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
+
+  // A block of at least `bytes` for work on `stream`. Throws kiln::Error when the device is out of
+  // memory even after returning the cache to it, naming the size asked for and the current usage.
+  void* allocate(size_t bytes, StreamId stream);
+  // Returns a block to the cache (never to the backend).
+  void deallocate(void* ptr) noexcept;
+  // Gives every cached (unused) block back to the backend.
+  void empty_cache();
+  AllocatorStats stats() const;
+  void reset_peak_stats();
+
+  // The size a request is rounded up to: multiples of 512 bytes up to 1 MiB, then of 2 MiB.
+  static size_t round_size(size_t bytes);
+
+ private:
+  struct Block {
+    size_t size;
+    StreamId stream;
+  };
+  void release_cached_locked();
+
+  std::unique_ptr<RawMemory> raw_;
+  std::string device_name_;
+  mutable std::mutex mutex_;
+  // cached blocks ordered by (stream, size): the best fit is the first at or above (stream, request)
+  std::multimap<std::pair<StreamId, size_t>, void*> free_blocks_;
+  std::unordered_map<void*, Block> live_;
+  AllocatorStats stats_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,100 @@
+// The caching allocator's logic, on a fake device: reuse, size classes, streams, statistics,
+// out-of-memory handling. (The CUDA backend under it is exercised by the [cuda] tests.)
+#include <cstdlib>
+#include <set>
+
+#include "core/caching_allocator.h"
+#include "kiln_test.h"
+
+using namespace kiln;
+
+namespace {
+
+// A device with `capacity` bytes that records every call.
+struct FakeMemory final : RawMemory {
+  size_t capacity, used = 0;
+  std::map<void*, size_t> blocks;
+  explicit FakeMemory(size_t cap) : capacity(cap) {}
+  ~FakeMemory() override {
+    for (auto& [p, n] : blocks) std::free(p);
+  }
+  void* raw_alloc(size_t bytes) override {
+    if (used + bytes > capacity) return nullptr;
+    void* p = std::malloc(bytes);
+    blocks[p] = bytes;
+    used += bytes;
+    return p;
+  }
+  void raw_free(void* p) noexcept override {
+    used -= blocks[p];
+    blocks.erase(p);
+    std::free(p);
+  }
+  std::string describe_free() override { return std::to_string(capacity - used) + " bytes free of " + std::to_string(capacity); }
+};
+
+}  // namespace
+
+TEST_CASE("caching allocator: sizes round to 512 B below 1 MiB and 2 MiB above", "[allocator]") {
+  CHECK(CachingAllocator::round_size(0) == 512);
+  CHECK(CachingAllocator::round_size(1) == 512);
+  CHECK(CachingAllocator::round_size(513) == 1024);
+  CHECK(CachingAllocator::round_size(1 << 20) == (1 << 20));
+  CHECK(CachingAllocator::round_size((1 << 20) + 1) == (2 << 20));
+  CHECK(CachingAllocator::round_size((5 << 20) + 7) == (6 << 20));
+}
+
+TEST_CASE("caching allocator: a steady-state loop makes no backend calls", "[allocator]") {
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  for (int step = 0; step < 10; ++step) {
+    void* a = alloc.allocate(1000, 0);
+    void* b = alloc.allocate(3 << 20, 0);
+    void* c = alloc.allocate(1000, 0);
+    CHECK(a != c);
+    alloc.deallocate(a);
+    alloc.deallocate(b);
+    alloc.deallocate(c);
+  }
+  AllocatorStats s = alloc.stats();
+  CHECK(s.raw_allocs == 3);  // only the first step reached the backend
+  CHECK(s.cache_hits == 27);
+  CHECK(s.allocated == 0);
+  CHECK(s.reserved == 1024 + 1024 + (4 << 20));
+  CHECK(s.peak_allocated == s.reserved);
+  alloc.empty_cache();
+  CHECK(alloc.stats().reserved == 0);
+  CHECK(fake->used == 0);
+  CHECK(alloc.stats().raw_frees == 3);
+}
+
+TEST_CASE("caching allocator: blocks are reused only on their own stream and only when they fit", "[allocator]") {
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  void* a = alloc.allocate(4096, 1);
+  alloc.deallocate(a);
+  void* b = alloc.allocate(4096, 2);  // another stream: a fresh block
+  CHECK(b != a);
+  void* c = alloc.allocate(4000, 1);  // same stream, fits: reused
+  CHECK(c == a);
+  alloc.deallocate(c);
+  void* d = alloc.allocate(512, 1);  // 4096 would waste more than half: fresh block
+  CHECK(d != a);
+  void* e = alloc.allocate(3000, 1);  // 4096 ≤ 3072·1.5: reused
+  CHECK(e == a);
+  CHECK(alloc.stats().raw_allocs == 3);
+}
+
+TEST_CASE("caching allocator: out of memory frees the cache, then throws a clear error", "[allocator]") {
+  auto* fake = new FakeMemory(8 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  void* a = alloc.allocate(4 << 20, 0);
+  alloc.deallocate(a);  // cached: 4 MiB reserved
+  void* b = alloc.allocate(6 << 20, 0);  // does not fit beside the cache: the cache is released first
+  CHECK(b != nullptr);
+  CHECK(alloc.stats().reserved == (6 << 20));
+  CHECK_THROWS_WITH_TEXT(alloc.allocate(4 << 20, 0), "fake:0 out of memory: tried to allocate 4194304 bytes");
+  CHECK_THROWS_WITH_TEXT(alloc.allocate(4 << 20, 0), "2097152 bytes free of 8388608");
+  alloc.deallocate(b);
+  alloc.deallocate(nullptr);  // harmless
+}
