@@ -161,6 +161,9 @@ template std::vector<uint8_t> Tensor::to_vector<uint8_t>() const;
 
 // ---------------------------------------------------------------- in-place writes
 static void check_inplace_allowed(const Tensor& t, const char* op) {
+  for (int64_t d = 0; d < t.dim(); ++d)
+    KILN_CHECK(!(t.shape()[d] > 1 && t.strides()[d] == 0), op, ": in-place write to an expanded view of shape ",
+               shape_str(t.shape()), " (several elements share one memory location); clone() it first");
   KILN_CHECK(!(grad_mode_enabled() && t.requires_grad()), op, ": in-place write to a tensor that requires grad",
              t.is_leaf() ? " (a leaf: wrap parameter updates in a NoGradGuard)" : "; use the out-of-place op");
 }
@@ -204,7 +207,10 @@ Tensor& Tensor::mul_(double factor) {
 Tensor empty(const Shape& shape, TensorOptions options) {
   for (int64_t s : shape) KILN_CHECK(s >= 0, "cannot create a tensor of shape ", shape_str(shape), ": negative size");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(shape_numel(shape)) * dtype_size(options.dtype), options.device);
+  size_t bytes = 0;
+  KILN_CHECK(!__builtin_mul_overflow(size_t(shape_numel(shape)), dtype_size(options.dtype), &bytes), "shape ",
+             shape_str(shape), " of ", dtype_name(options.dtype), " needs more bytes than fit in memory addresses");
+  impl->storage = std::make_shared<Storage>(bytes, options.device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = options.dtype;

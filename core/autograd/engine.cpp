@@ -90,9 +90,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     std::vector<Tensor> grad_outputs = std::move(buffers[node.get()]);
     buffers.erase(node.get());
     grad_outputs.resize(node->num_outputs());
-    KILN_CHECK(!node->released(), "backward through '", node->name(),
-               "' a second time: its saved tensors were already freed. Pass retain_graph=true to the first "
-               "backward if you need to run backward twice");
+    // A node whose saved tensors were freed refuses in saved(); nodes that saved nothing may run again.
     bool any_gradient = false;
     for (const Tensor& g : grad_outputs) any_gradient |= g.defined();
     // A node that no gradient reached passes none on (its inputs' dependencies still count down).

@@ -88,7 +88,7 @@ Tensor sub(const Tensor& a, const Tensor& b) { return binary(OpId::sub, BinaryOp
 Tensor mul(const Tensor& a, const Tensor& b) { return binary(OpId::mul, BinaryOp::Mul, a, b); }
 // div: y = a/b ;  da = dy/b, db = −dy·a/b²
 Tensor div(const Tensor& a, const Tensor& b) { return binary(OpId::div, BinaryOp::Div, a, b); }
-// pow: y = aᵇ ;  da = dy·b·aᵇ⁻¹, db = dy·aᵇ·ln a (0 where a ≤ 0)
+// pow: y = aᵇ ;  da = dy·b·aᵇ⁻¹, db = dy·aᵇ·ln a (0 where a = 0 and b ≥ 0; NaN where a < 0, as PyTorch)
 Tensor pow(const Tensor& a, const Tensor& b) { return binary(OpId::pow, BinaryOp::Pow, a, b); }
 // maximum: y = max(a, b) ;  the larger input gets dy, ties split it evenly (as PyTorch does)
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary(OpId::maximum, BinaryOp::Maximum, a, b); }
@@ -115,7 +115,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 // masked_fill: y = mask ? value : x  (composite: where; the filled places get no gradient)
-Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) { return where(mask, scalar_like(x, value), x); }
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  KILN_CHECK(broadcast_shapes(mask.shape(), x.shape(), "masked_fill") == x.shape(), "masked_fill: mask of shape ",
+             shape_str(mask.shape()), " does not broadcast to the input's shape ", shape_str(x.shape()));
+  return where(mask, scalar_like(x, value), x);
+}
 
 Tensor eq(const Tensor& a, const Tensor& b) { return comparison(OpId::eq, CompareOp::Eq, a, b); }
 Tensor ne(const Tensor& a, const Tensor& b) { return comparison(OpId::ne, CompareOp::Ne, a, b); }

@@ -32,6 +32,8 @@ void check_common(const char* op, const Tensor& x, const Tensor& weight, const T
              shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 4, op, ": weight has ", weight.dim(), " dims, expected 4 (", weight_layout, "), got shape ",
              shape_str(weight.shape()));
+  KILN_CHECK(weight.size(2) > 0 && weight.size(3) > 0, op, ": the kernel size must be positive, weight has shape ",
+             shape_str(weight.shape()));
   KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
   KILN_CHECK(stride[0] >= 1 && stride[1] >= 1, op, ": stride must be positive, got ", pair_str(stride));
   KILN_CHECK(dilation[0] >= 1 && dilation[1] >= 1, op, ": dilation must be positive, got ", pair_str(dilation));

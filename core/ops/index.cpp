@@ -84,8 +84,10 @@ struct CatNode final : Node {
   CatNode() : Node(OpId::cat) {}
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     std::vector<Tensor> dx(sizes.size());
-    for (size_t i = 0; i < sizes.size(); ++i)
-      if (sizes[i] >= 0 && needs_input_grad(i)) dx[i] = slice(g[0], dim, offsets[i], offsets[i] + sizes[i]);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (!needs_input_grad(i)) continue;
+      dx[i] = sizes[i] >= 0 ? slice(g[0], dim, offsets[i], offsets[i] + sizes[i]) : zeros({0}, g[0].options());
+    }
     return dx;
   }
 };

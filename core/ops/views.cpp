@@ -49,7 +49,8 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op) {
       infer_at = int64_t(i);
     } else {
       KILN_CHECK(s[i] >= 0, op, ": invalid size ", s[i], " in ", shape_str(requested));
-      known *= s[i];
+      KILN_CHECK(!__builtin_mul_overflow(known, s[i], &known), op, ": shape ", shape_str(requested),
+                 " has more elements than fit in int64");
     }
   }
   if (infer_at >= 0) {
@@ -190,6 +191,7 @@ Tensor expand(const Tensor& x, const Shape& requested) {
       KILN_CHECK(i >= lead, "expand: -1 is not allowed for a new leading dim in ", shape_str(requested));
       shape[i] = x.shape()[i - lead];
     }
+    KILN_CHECK(shape[i] >= 0, "expand: invalid size ", shape[i], " in ", shape_str(requested));
     KILN_CHECK(i < lead || x.shape()[i - lead] == 1 || x.shape()[i - lead] == shape[i], "expand: cannot expand shape ",
                shape_str(x.shape()), " to ", shape_str(requested), " (dim ", i, ")");
   }
@@ -213,7 +215,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   end = std::clamp<int64_t>(end, start, n);
   Shape shape = x.shape();
   Strides strides = x.strides();
-  shape[dim] = (end - start + step - 1) / step;
+  shape[dim] = end == start ? 0 : (end - start - 1) / step + 1;  // written so a huge step cannot overflow
   strides[dim] *= step;
   Tensor y = make_view(x, shape, strides, x.offset() + start * x.strides()[dim]);
   if (any_requires_grad({&x})) {
@@ -232,7 +234,7 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   KILN_CHECK(x.dim() > 0, "narrow: cannot narrow a 0-d tensor");
   int64_t n = x.shape()[wrap_dim(dim, x.dim(), "narrow")];
   if (start < 0) start += n;
-  KILN_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow: start ", start, " and length ", length,
+  KILN_CHECK(start >= 0 && start <= n && length >= 0 && length <= n - start, "narrow: start ", start, " and length ", length,
              " exceed dim of size ", n);
   return slice(x, dim, start, start + length, 1);
 }

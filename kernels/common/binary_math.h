@@ -31,7 +31,7 @@ KILN_HD void binary_backward(T a, T b, T dy, T& da, T& db) {
   else if constexpr (OP == BinaryOp::Div) { da = dy / b; db = -dy * a / (b * b); }  // y = a/b
   else if constexpr (OP == BinaryOp::Pow) {                                   // y = aᵇ
     da = b == T(0) ? T(0) : dy * b * ::pow(a, b - T(1));                       // ∂/∂a = b·aᵇ⁻¹
-    db = a > T(0) ? dy * ::pow(a, b) * ::log(a) : T(0);                        // ∂/∂b = aᵇ·ln a (0 where a ≤ 0)
+    db = (a == T(0) && b >= T(0)) ? T(0) : dy * ::pow(a, b) * ::log(a);        // ∂/∂b = aᵇ·ln a (NaN for a < 0, as PyTorch)
   } else if constexpr (OP == BinaryOp::Maximum) {  // the larger gets dy; ties split it evenly
     da = a > b ? dy : (a == b ? dy / T(2) : T(0));
     db = b > a ? dy : (a == b ? dy / T(2) : T(0));

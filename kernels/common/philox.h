@@ -63,11 +63,15 @@ KILN_HD double normal(uint64_t seed, uint64_t offset, int64_t i) {
   return lane % 2 == 0 ? r * ::cos(two_pi * u2) : r * ::sin(two_pi * u2);
 }
 
-// Integer in [low, high) without modulo bias worth noting (multiply-shift on 32 bits).
-KILN_HD int64_t integer(uint32_t w, int64_t low, int64_t high) {
-  uint64_t range = uint64_t(high - low);
-  if (range <= 0xFFFFFFFFull) return low + int64_t((uint64_t(w) * range) >> 32);
-  return low + int64_t(uint64_t(w) % range);
+// Integer in [low, high) for element i. Ranges up to 2³² use one word (multiply-shift, bias below
+// 2⁻³² per value); wider ranges join it with the same element's word under a second key into 64 bits
+// (modulo; bias below range/2⁶⁴).
+KILN_HD int64_t integer(uint64_t seed, uint64_t offset, int64_t i, int64_t low, int64_t high) {
+  uint64_t range = uint64_t(high) - uint64_t(low);  // unsigned: no overflow for extreme bounds
+  uint64_t w = word(seed, offset, i);
+  if (range <= 0xFFFFFFFFull) return int64_t(uint64_t(low) + ((w * range) >> 32));
+  uint64_t wide = (w << 32) | word(seed ^ 0x9E3779B97F4A7C15ull, offset, i);
+  return int64_t(uint64_t(low) + wide % range);
 }
 
 }  // namespace kiln::philox

@@ -19,7 +19,7 @@ void random_fill(void* dst, DType dtype, int64_t n, RandomKind kind, double a, d
 }
 
 void random_integers(int64_t* dst, int64_t n, int64_t low, int64_t high, uint64_t seed, uint64_t offset) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = philox::integer(philox::word(seed, offset, i), low, high);
+  for (int64_t i = 0; i < n; ++i) dst[i] = philox::integer(seed, offset, i, low, high);
 }
 
 }  // namespace kiln::cpu

@@ -21,7 +21,7 @@ __global__ void random_fill_kernel(T* dst, int64_t n, int kind, double a, double
 __global__ void random_integers_kernel(int64_t* dst, int64_t n, int64_t low, int64_t high, uint64_t seed,
                                        uint64_t offset) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    dst[i] = philox::integer(philox::word(seed, offset, i), low, high);
+    dst[i] = philox::integer(seed, offset, i, low, high);
 }
 
 

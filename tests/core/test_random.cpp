@@ -63,6 +63,11 @@ TEST_CASE("uniform, normal and integer draws have the right statistics", "[rando
     ++counts[v + 3];
   }
   for (int64_t c : counts) CHECK(std::fabs(double(c) / n - 1.0 / 7) < 0.01);
+  // ranges wider than 2³² reach their top half too
+  std::vector<int64_t> wide = randint(0, int64_t(1) << 40, {4000}, {.dtype = DType::Int64}, g).to_vector<int64_t>();
+  CHECK(*std::max_element(wide.begin(), wide.end()) > (int64_t(1) << 39));
+  std::vector<int64_t> extreme = randint(INT64_MIN + 1, INT64_MAX, {100}, {.dtype = DType::Int64}, g).to_vector<int64_t>();
+  CHECK(std::count_if(extreme.begin(), extreme.end(), [](int64_t v) { return v < 0; }) > 10);
   std::vector<float> uf = uniform({1000}, -2, 5, {}, g).to_vector<float>();
   for (float v : uf) CHECK((v >= -2.0f && v < 5.0f));
   std::vector<int64_t> perm = randperm(50, g).to_vector<int64_t>();

@@ -36,6 +36,8 @@ TEST_CASE("creation ops reject bad arguments", "[tensor]") {
   CHECK_THROWS_WITH_TEXT(ones({2}).item(), "exactly one");
   CHECK_THROWS_WITH_TEXT(Tensor().shape(), "undefined tensor");
   CHECK_THROWS_WITH_TEXT(ones({2}).data_ptr<double>(), "dtype float32");
+  CHECK_THROWS_WITH_TEXT(zeros({int64_t(1) << 32, int64_t(1) << 32}), "more elements than fit in int64");
+  CHECK_THROWS_WITH_TEXT(zeros({int64_t(1) << 31, int64_t(1) << 31}, {.dtype = DType::Float64}), "more bytes");
 }
 
 TEST_CASE("views share storage and compute strides like PyTorch", "[tensor]") {
@@ -79,6 +81,11 @@ TEST_CASE("view ops reject bad dims and shapes with clear messages", "[tensor]")
   CHECK_THROWS_WITH_TEXT(x[5], "index 5 is out of range");
   CHECK_THROWS_WITH_TEXT(x.narrow(1, 2, 2), "exceed dim of size 3");
   CHECK_THROWS_WITH_TEXT(x.slice(0, 0, 1, 0), "step must be positive");
+  CHECK(x.slice(1, 0, 3, INT64_MAX).shape() == Shape{2, 1});
+  CHECK_THROWS_WITH_TEXT(x.narrow(1, 1, INT64_MAX), "exceed dim of size 3");
+  CHECK_THROWS_WITH_TEXT(ones({1}).expand({-3}), "invalid size -3");
+  CHECK_THROWS_WITH_TEXT(ones({1}).expand({3}).fill_(1.0), "expanded view");
+  CHECK_THROWS_WITH_TEXT(x.view({int64_t(1) << 62, 4, -1}), "more elements than fit in int64");
 }
 
 TEST_CASE("contiguous, clone, copy_ and dtype conversion", "[tensor]") {

@@ -45,6 +45,7 @@ TEST_CASE("comparisons, where and masked_fill", "[binary]") {
   CHECK(bools(eq(labels, 2.0)) == std::vector<uint8_t>{0, 0, 1});
   CHECK_CLOSE(where(gt(a, b), a, b), {3, 2, 3});
   CHECK_CLOSE(masked_fill(a, eq(a, 2.0), -1.0), {1, -1, 3});
+  CHECK_THROWS_WITH_TEXT(masked_fill(a, gt(zeros({2, 3}, {.dtype = DType::Float64}), 0.0), 1.0), "does not broadcast");
 }
 
 TEST_CASE("binary ops: gradient checks with broadcasting and strided inputs", "[binary][gradcheck]") {
@@ -68,6 +69,15 @@ TEST_CASE("binary ops: gradient checks with broadcasting and strided inputs", "[
     Tensor at = random_input({4, 3}, 25, 0.5, 2.0);
     CHECK_GRADCHECK([&](const std::vector<Tensor>& in) { return fn(in[0].t(), in[1]); }, {at, row});
   }
+}
+
+TEST_CASE("pow's exponent gradient follows PyTorch at a = 0 and a < 0", "[binary]") {
+  Tensor a = f64({0, -2, 2}, {3}, true), b = f64({2, 2, 3}, {3}, true);
+  sum(pow(a, b)).backward();
+  std::vector<double> db = b.grad().to_vector<double>();
+  CHECK(db[0] == 0);
+  CHECK(std::isnan(db[1]));
+  CHECK(std::fabs(db[2] - 8 * std::log(2.0)) < 1e-12);
 }
 
 TEST_CASE("maximum and minimum split the gradient on ties", "[binary]") {

@@ -271,6 +271,7 @@ TEST_CASE("conv2d: errors name the op, the argument and the shapes", "[conv]") {
   Tensor x = zeros({1, 4, 5, 5}), w = zeros({6, 2, 3, 3});
   CHECK_THROWS_WITH_TEXT(conv2d(zeros({4, 5}), w), "conv2d: input has 2 dims, expected 4 ([N, C_in, H, W])");
   CHECK_THROWS_WITH_TEXT(conv2d(x, zeros({6, 2, 3})), "conv2d: weight has 3 dims, expected 4 ([C_out, C_in/groups, kH, kW])");
+  CHECK_THROWS_WITH_TEXT(conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 0, 0})), "kernel size must be positive");
   CHECK_THROWS_WITH_TEXT(conv2d(zeros({1, 3, 5, 5}), zeros({6, 1, 3, 3}), Tensor(), {1, 1}, {0, 0}, {1, 1}, 2),
                          "input channels C_in = 3 are not divisible by groups = 2");
   CHECK_THROWS_WITH_TEXT(conv2d(x, zeros({5, 2, 3, 3}), Tensor(), {1, 1}, {0, 0}, {1, 1}, 2),

@@ -177,6 +177,12 @@ TEST_CASE("cat joins along dims 0, 1 and -1, with non-contiguous inputs", "[inde
   CHECK(cat({i64({1, 2}, {2}), i64({3}, {1})}).to_vector<int64_t>() == std::vector<int64_t>{1, 2, 3});
   CHECK(cat({a, zeros({0, 3}, {.dtype = DType::Float64}), b}).shape() == Shape{3, 3});
   CHECK(cat({zeros({0}, {.dtype = DType::Float64}), a}, 1).shape() == Shape{2, 3});
+  // a skipped empty input still gets a (zero-size) gradient, as in PyTorch
+  Tensor empty_leaf = zeros({0}, {.dtype = DType::Float64, .requires_grad = true});
+  Tensor a_leaf = f64({1, 2}, {1, 2}).requires_grad_();
+  sum(cat({empty_leaf, a_leaf}, 1)).backward();
+  REQUIRE(empty_leaf.grad().defined());
+  CHECK(empty_leaf.grad().shape() == Shape{0});
 }
 
 TEST_CASE("cat: gradient checks along dims 0, 1, -1 with non-contiguous inputs", "[index][gradcheck]") {
