@@ -33,6 +33,7 @@ const std::shared_ptr<Storage>& Tensor::storage() const { return checked(impl_).
 bool Tensor::is_contiguous() const {
   const Shape& s = shape();
   const Strides& st = strides();
+  if (shape_numel(s) == 0) return true;  // no element to be out of place (as PyTorch)
   int64_t expected = 1;
   for (size_t i = s.size(); i-- > 0;) {
     if (s[i] == 1) continue;

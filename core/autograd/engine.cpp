@@ -35,6 +35,9 @@ void check_input_gradients(const Node& node, const std::vector<Tensor>& grads) {
     const InputMeta& m = node.input_meta()[i];
     KILN_CHECK(grads[i].shape() == m.shape, "internal error: backward of '", node.name(), "' returned a gradient of shape ",
                shape_str(grads[i].shape()), " for input ", i, " of shape ", shape_str(m.shape));
+    KILN_CHECK(grads[i].dtype() == m.dtype && grads[i].device() == m.device, "internal error: backward of '", node.name(),
+               "' returned a ", dtype_name(grads[i].dtype()), " gradient on ", grads[i].device().str(), " for input ", i,
+               " (", dtype_name(m.dtype), " on ", m.device.str(), ")");
   }
 }
 
