@@ -4,12 +4,15 @@
 
 namespace kiln {
 
-Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
-  data_ = allocator_for(device).allocate(bytes);
+Storage::Storage(size_t bytes, Device device) : Storage(bytes, device, allocator_for(device)) {}
+
+Storage::Storage(size_t bytes, Device device, Allocator& allocator)
+    : bytes_(bytes), device_(device), allocator_(&allocator) {
+  data_ = allocator_->allocate(bytes);
 }
 
 Storage::~Storage() {
-  if (data_) allocator_for(device_).deallocate(data_, bytes_);
+  if (data_) allocator_->deallocate(data_, bytes_);
 }
 
 }  // namespace kiln

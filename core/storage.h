@@ -9,9 +9,13 @@
 
 namespace kiln {
 
+class Allocator;
+
 class Storage {
  public:
   Storage(size_t bytes, Device device);  // allocates through allocator_for(device)
+  // Allocates through a specific allocator (e.g. pinned host memory), which must outlive the storage.
+  Storage(size_t bytes, Device device, Allocator& allocator);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -19,6 +23,7 @@ class Storage {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  const Allocator* allocator() const { return allocator_; }
 
   // Bumped by every in-place write through any view of this storage.
   uint64_t version() const { return version_; }
@@ -28,6 +33,7 @@ class Storage {
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
+  Allocator* allocator_;
   uint64_t version_ = 0;
 };
 

@@ -1,5 +1,6 @@
 // Tensor basics: creation, metadata, views and their strides, copies, dtype/device conversion, printing.
 #include "core/allocator.h"
+#include "core/pinned_memory.h"
 #include "core/random.h"
 #include "kiln_test.h"
 
@@ -130,5 +131,7 @@ TEST_CASE("devices parse and CPU-only builds refuse CUDA tensors clearly", "[ten
   CHECK_THROWS_WITH_TEXT(parse_device("gpu"), "bad device 'gpu'");
   if (!cuda_is_available()) {
     CHECK_THROWS_AS(zeros({2}, {.device = Device::cuda()}), Error);
+    CHECK_THROWS_AS(pin_memory(ones({2})), Error);
+    CHECK_FALSE(is_pinned(ones({2})));
   }
 }

@@ -3,6 +3,7 @@
 // Skipped with a visible warning where no CUDA device is present.
 #include "core/allocator.h"
 #include "core/cuda_context.h"
+#include "core/pinned_memory.h"
 #include "core/random.h"
 #include "cuda/conformance.h"
 
@@ -68,4 +69,19 @@ TEST_CASE("CUDA: Philox draws equal the CPU's element for element", "[cuda]") {
     CHECK(randint(-5, 9, {n}, {}, gc).to_vector<int64_t>() ==
           randint(-5, 9, {n}, {.device = Device::cuda()}, gg).cpu().to_vector<int64_t>());
   }
+}
+
+TEST_CASE("CUDA: pinned host memory and asynchronous host→device copies", "[cuda]") {
+  REQUIRE_CUDA_OR_SKIP();
+  Tensor x = arange(0.0, 1000.0, 1.0).view({10, 100});
+  Tensor p = pin_memory(x.t());
+  CHECK(is_pinned(p));
+  CHECK_FALSE(is_pinned(x));
+  CHECK_CLOSE(p, x.t().contiguous(), 0, 0);
+  for (int round = 0; round < 3; ++round) {  // freed pinned blocks come back only once their copies are done
+    Tensor staged = pin_memory(x);
+    Tensor g = to_device_async(staged, Device::cuda());
+    CHECK_CLOSE(g.cpu(), x, 0, 0);
+  }
+  CHECK_THROWS_WITH_TEXT(to_device_async(x, Device::cuda()), "made by pin_memory()");
 }
