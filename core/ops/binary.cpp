@@ -6,6 +6,7 @@
 #include "core/ops/ops.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.h"
 
 namespace kiln {
 namespace {
@@ -28,9 +29,9 @@ struct BinaryNode final : Node {
     Tensor da = needs_input_grad(0) ? empty(out, a.options()) : Tensor();
     Tensor db = needs_input_grad(1) ? empty(out, b.options()) : Tensor();
     Strides as = broadcast_strides(a.shape(), a.strides(), out), bs = broadcast_strides(b.shape(), b.strides(), out);
-    if (!a.device().is_cpu()) throw_no_kernel(name(), a.device());
-    cpu::binary_backward(kind, a.dtype(), out, da.defined() ? da.data() : nullptr, db.defined() ? db.data() : nullptr,
-                         a.data(), as.data(), b.data(), bs.data(), dy.data(), dy.strides().data());
+    KILN_DEVICE_CALL(a.device(), name(), binary_backward, kind, a.dtype(), out, da.defined() ? da.data() : nullptr,
+                     db.defined() ? db.data() : nullptr, a.data(), as.data(), b.data(), bs.data(), dy.data(),
+                     dy.strides().data());
     return {da.defined() ? sum_to(da, a.shape()) : Tensor(), db.defined() ? sum_to(db, b.shape()) : Tensor()};
   }
 };
@@ -41,8 +42,8 @@ Tensor binary(OpId id, BinaryOp kind, const Tensor& a, const Tensor& b) {
   Shape out = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor y = empty(out, a.options());
   Strides as = broadcast_strides(a.shape(), a.strides(), out), bs = broadcast_strides(b.shape(), b.strides(), out);
-  if (!a.device().is_cpu()) throw_no_kernel(op, a.device());
-  cpu::binary_forward(kind, a.dtype(), out, y.data(), a.data(), as.data(), b.data(), bs.data());
+  KILN_DEVICE_CALL(a.device(), op, binary_forward, kind, a.dtype(), out, y.data(), a.data(), as.data(), b.data(),
+                   bs.data());
   if (any_requires_grad({&a, &b})) {
     auto node = std::make_shared<BinaryNode>(id, kind);
     node->save(a);
@@ -59,8 +60,8 @@ Tensor comparison(OpId id, CompareOp kind, const Tensor& a, const Tensor& b) {
   Shape out = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor y = empty(out, {.dtype = DType::Bool, .device = a.device()});
   Strides as = broadcast_strides(a.shape(), a.strides(), out), bs = broadcast_strides(b.shape(), b.strides(), out);
-  if (!a.device().is_cpu()) throw_no_kernel(op, a.device());
-  cpu::compare(kind, a.dtype(), out, y.data_ptr<bool>(), a.data(), as.data(), b.data(), bs.data());
+  KILN_DEVICE_CALL(a.device(), op, compare, kind, a.dtype(), out, y.data_ptr<bool>(), a.data(), as.data(), b.data(),
+                   bs.data());
   return y;
 }
 
@@ -104,8 +105,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor y = empty(out, a.options());
   Strides cs = broadcast_strides(cond.shape(), cond.strides(), out);
   Strides as = broadcast_strides(a.shape(), a.strides(), out), bs = broadcast_strides(b.shape(), b.strides(), out);
-  if (!a.device().is_cpu()) throw_no_kernel("where", a.device());
-  cpu::where(a.dtype(), out, y.data(), cond.data_ptr<bool>(), cs.data(), a.data(), as.data(), b.data(), bs.data());
+  KILN_DEVICE_CALL(a.device(), "where", where, a.dtype(), out, y.data(), cond.data_ptr<bool>(), cs.data(), a.data(),
+                   as.data(), b.data(), bs.data());
   if (any_requires_grad({&a, &b})) {
     auto node = std::make_shared<WhereNode>();
     node->save(cond);

@@ -9,6 +9,7 @@
 #include "core/ops/ops.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.h"
 
 namespace kiln {
 namespace {
@@ -21,11 +22,8 @@ struct UnaryNode final : Node {
     Tensor x = saved(0), y = saved(1);
     const Tensor& dy = g[0];
     Tensor dx = empty(x.shape(), x.options());
-    if (x.device().is_cpu())
-      cpu::unary_backward(kind, params, x.dtype(), x.shape(), dx.data(), x.data(), x.strides().data(), y.data(),
-                          y.strides().data(), dy.data(), dy.strides().data());
-    else
-      throw_no_kernel(name(), x.device());
+    KILN_DEVICE_CALL(x.device(), name(), unary_backward, kind, params, x.dtype(), x.shape(), dx.data(), x.data(),
+                     x.strides().data(), y.data(), y.strides().data(), dy.data(), dy.strides().data());
     return {dx};
   }
 };
@@ -33,10 +31,8 @@ struct UnaryNode final : Node {
 Tensor unary(OpId id, UnaryOp kind, const Tensor& x, UnaryParams p = {}) {
   check_float(op_name(id), "x", x);
   Tensor y = empty(x.shape(), x.options());
-  if (x.device().is_cpu())
-    cpu::unary_forward(kind, p, x.dtype(), x.shape(), y.data(), x.data(), x.strides().data());
-  else
-    throw_no_kernel(op_name(id), x.device());
+  KILN_DEVICE_CALL(x.device(), op_name(id), unary_forward, kind, p, x.dtype(), x.shape(), y.data(), x.data(),
+                   x.strides().data());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<UnaryNode>(id, kind, p);
     node->save(x);

@@ -1,72 +1,101 @@
-// Strided copy with dtype conversion and fill, on the GPU. Grid-stride loops over the output.
+// Strided copy with dtype conversion, and fill, on the GPU, through the elementwise launcher
+// (kernels/cuda/elementwise_launch.cuh: contiguous vectorized path, or strided path over merged dims).
+// A same-dtype copy where both sides are contiguous is one cudaMemcpyAsync on the launch stream;
+// other same-dtype copies move the elements' bits (so they also serve float16/bfloat16).
 #include <cuda_runtime.h>
 
 #include "core/cuda_check.h"
-#include "kernels/cuda/launch.cuh"
-#include "kernels/cuda/strided_index.cuh"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/elementwise_launch.cuh"
 
 namespace kiln::cuda {
 namespace {
 
+using Dims = std::vector<int64_t>;
+
+// dst element = static_cast<D>(src element), as on the CPU (kernels/cpu/copy.cpp).
 template <class D, class S>
-__global__ void copy_kernel(D* dst, StridedDesc dd, const S* src, StridedDesc sd, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    dst[strided_offset(dd, i)] = static_cast<D>(src[strided_offset(sd, i)]);
+struct ConvertF {
+  __host__ __device__ ew::Res<D, 1> operator()(S s) const { return ew::result(static_cast<D>(s)); }
+};
+
+template <class T>
+struct FillF {
+  T value;
+  __host__ __device__ ew::Res<T, 1> operator()() const { return ew::result(value); }
+};
+
+template <class D, class S>
+void convert(const Dims& shape, void* dst, const int64_t* dst_strides, const void* src, const int64_t* src_strides) {
+  ew::launch(ConvertF<D, S>{}, shape, ew::OutPtrs<D, 1>{{static_cast<D*>(dst)}}, dst_strides,
+             std::array<const int64_t*, 1>{src_strides}, static_cast<const S*>(src));
+}
+
+template <class D>
+void convert_from(const Dims& shape, void* dst, const int64_t* dst_strides, const void* src, DType src_dtype,
+                  const int64_t* src_strides) {
+  switch (src_dtype) {
+    case DType::Float32: return convert<D, float>(shape, dst, dst_strides, src, src_strides);
+    case DType::Float64: return convert<D, double>(shape, dst, dst_strides, src, src_strides);
+    case DType::Int64: return convert<D, int64_t>(shape, dst, dst_strides, src, src_strides);
+    case DType::Int32: return convert<D, int32_t>(shape, dst, dst_strides, src, src_strides);
+    case DType::UInt8: return convert<D, uint8_t>(shape, dst, dst_strides, src, src_strides);
+    case DType::Bool: return convert<D, bool>(shape, dst, dst_strides, src, src_strides);
+    default: KILN_FAIL("CUDA copy: source dtype ", dtype_name(src_dtype), " is not supported yet");
+  }
 }
 
 template <class T>
-__global__ void fill_kernel(T* dst, StridedDesc dd, T value, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    dst[strided_offset(dd, i)] = value;
-}
-
-
-template <class D>
-void copy_from(D* dst, StridedDesc dd, const void* src, DType src_dtype, StridedDesc sd, int64_t n) {
-  switch (src_dtype) {
-    case DType::Float32: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const float*>(src), sd, n); break;
-    case DType::Float64: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const double*>(src), sd, n); break;
-    case DType::Int64: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const int64_t*>(src), sd, n); break;
-    case DType::Int32: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const int32_t*>(src), sd, n); break;
-    case DType::UInt8: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const uint8_t*>(src), sd, n); break;
-    case DType::Bool: copy_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(dst, dd, static_cast<const bool*>(src), sd, n); break;
-    default: KILN_FAIL("CUDA copy: source dtype ", dtype_name(src_dtype), " is not supported yet");
-  }
-  KILN_CUDA_CHECK_LAUNCH();
+void fill(const Dims& shape, void* dst, const int64_t* strides, T value) {
+  ew::launch(FillF<T>{value}, shape, ew::OutPtrs<T, 1>{{static_cast<T*>(dst)}}, strides,
+             std::array<const int64_t*, 0>{});
 }
 
 }  // namespace
 
 void copy_strided(const std::vector<int64_t>& shape, void* dst, DType dst_dtype, const int64_t* dst_strides,
                   const void* src, DType src_dtype, const int64_t* src_strides) {
-  StridedDesc dd = make_desc(shape, dst_strides), sd = make_desc(shape, src_strides);
-  int64_t n = desc_numel(dd);
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
   if (n == 0) return;
+  if (dst_dtype == src_dtype) {
+    ew::Layout<2> l = ew::coalesce<2>(shape, {dst_strides, src_strides});
+    if (ew::all_contiguous(l)) {  // both walk memory in element order: one device-to-device memcpy
+      if (dst != src)
+        KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(n) * dtype_size(dst_dtype), cudaMemcpyDeviceToDevice,
+                                        launch_stream()));
+      return;
+    }
+    // strided: copy the bits, as an unsigned integer of the element's size
+    switch (dtype_size(dst_dtype)) {
+      case 1: return convert<uint8_t, uint8_t>(shape, dst, dst_strides, src, src_strides);
+      case 2: return convert<uint16_t, uint16_t>(shape, dst, dst_strides, src, src_strides);
+      case 4: return convert<uint32_t, uint32_t>(shape, dst, dst_strides, src, src_strides);
+      case 8: return convert<uint64_t, uint64_t>(shape, dst, dst_strides, src, src_strides);
+      default: KILN_FAIL("CUDA copy: dtype ", dtype_name(dst_dtype), " is not supported yet");
+    }
+  }
   switch (dst_dtype) {
-    case DType::Float32: copy_from(static_cast<float*>(dst), dd, src, src_dtype, sd, n); break;
-    case DType::Float64: copy_from(static_cast<double*>(dst), dd, src, src_dtype, sd, n); break;
-    case DType::Int64: copy_from(static_cast<int64_t*>(dst), dd, src, src_dtype, sd, n); break;
-    case DType::Int32: copy_from(static_cast<int32_t*>(dst), dd, src, src_dtype, sd, n); break;
-    case DType::UInt8: copy_from(static_cast<uint8_t*>(dst), dd, src, src_dtype, sd, n); break;
-    case DType::Bool: copy_from(static_cast<bool*>(dst), dd, src, src_dtype, sd, n); break;
+    case DType::Float32: return convert_from<float>(shape, dst, dst_strides, src, src_dtype, src_strides);
+    case DType::Float64: return convert_from<double>(shape, dst, dst_strides, src, src_dtype, src_strides);
+    case DType::Int64: return convert_from<int64_t>(shape, dst, dst_strides, src, src_dtype, src_strides);
+    case DType::Int32: return convert_from<int32_t>(shape, dst, dst_strides, src, src_dtype, src_strides);
+    case DType::UInt8: return convert_from<uint8_t>(shape, dst, dst_strides, src, src_dtype, src_strides);
+    case DType::Bool: return convert_from<bool>(shape, dst, dst_strides, src, src_dtype, src_strides);
     default: KILN_FAIL("CUDA copy: destination dtype ", dtype_name(dst_dtype), " is not supported yet");
   }
 }
 
 void fill_strided(const std::vector<int64_t>& shape, void* dst, DType dtype, const int64_t* strides, double value) {
-  StridedDesc dd = make_desc(shape, strides);
-  int64_t n = desc_numel(dd);
-  if (n == 0) return;
   switch (dtype) {
-    case DType::Float32: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<float*>(dst), dd, float(value), n); break;
-    case DType::Float64: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<double*>(dst), dd, value, n); break;
-    case DType::Int64: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<int64_t*>(dst), dd, int64_t(value), n); break;
-    case DType::Int32: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<int32_t*>(dst), dd, int32_t(value), n); break;
-    case DType::UInt8: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<uint8_t*>(dst), dd, uint8_t(value), n); break;
-    case DType::Bool: fill_kernel<<<grid_for(n), kBlock, 0, launch_stream()>>>(static_cast<bool*>(dst), dd, value != 0.0, n); break;
+    case DType::Float32: return fill<float>(shape, dst, strides, static_cast<float>(value));
+    case DType::Float64: return fill<double>(shape, dst, strides, value);
+    case DType::Int64: return fill<int64_t>(shape, dst, strides, static_cast<int64_t>(value));
+    case DType::Int32: return fill<int32_t>(shape, dst, strides, static_cast<int32_t>(value));
+    case DType::UInt8: return fill<uint8_t>(shape, dst, strides, static_cast<uint8_t>(value));
+    case DType::Bool: return fill<bool>(shape, dst, strides, static_cast<bool>(value));
     default: KILN_FAIL("CUDA fill: dtype ", dtype_name(dtype), " is not supported yet");
   }
-  KILN_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace kiln::cuda
