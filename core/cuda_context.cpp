@@ -85,6 +85,9 @@ void set_device(int device) {
   check_device(device);
   KILN_CUDA_CHECK(cudaSetDevice(device));
 }
+void use_device(int device) {
+  if (current_device() != device) set_device(device);  // cudaGetDevice is a cheap, local query
+}
 AllocatorStats memory_stats(int device) { return state(device).allocator->stats(); }
 void reset_peak_memory_stats(int device) { state(device).allocator->reset_peak_stats(); }
 void empty_cache(int device) { state(device).allocator->empty_cache(); }
@@ -123,6 +126,7 @@ void set_current_stream(int, Stream) { no_cuda(); }
 void synchronize(int) { no_cuda(); }
 int current_device() { no_cuda(); }
 void set_device(int) { no_cuda(); }
+void use_device(int) { no_cuda(); }
 AllocatorStats memory_stats(int) { no_cuda(); }
 void reset_peak_memory_stats(int) { no_cuda(); }
 void empty_cache(int) { no_cuda(); }

@@ -22,6 +22,8 @@ void synchronize(int device);
 // The current device (cudaGetDevice) and making `device` current for the calling thread.
 int current_device();
 void set_device(int device);
+// Makes `device` current if it is not already (cheap when it is): ops call it before launching.
+void use_device(int device);
 
 // The caching allocator's numbers for a device, and returning its cached blocks to the driver.
 AllocatorStats memory_stats(int device);

@@ -1,6 +1,7 @@
 // Data movement under the ops, without autograd: copy and fill into existing tensors on any device.
 // Ops use these to build outputs; users use Tensor::copy_ / fill_, which also check autograd rules.
 #pragma once
+#include "core/cuda_context.h"
 #include "core/tensor.h"
 
 namespace kiln {
@@ -19,11 +20,13 @@ void check_float(const char* op, const char* arg, const Tensor& t);
 }  // namespace kiln
 
 // KILN_DEVICE_CALL(device, "op", kernel, args...): calls kiln::cpu::kernel(args...) for a CPU device
-// and kiln::cuda::kernel(args...) for a CUDA device (the two kernels share one signature). In a build
+// and kiln::cuda::kernel(args...) for a CUDA device (the two kernels share one signature), after making
+// that device current (kernels launch on the current device's stream). In a build
 // without CUDA the CUDA branch throws the "no kernel" error, so op code needs no #if.
 #if KILN_HAVE_CUDA
-#define KILN_DEVICE_CALL(DEVICE, OPNAME, KERNEL, ...) \
-  ((DEVICE).is_cpu() ? ::kiln::cpu::KERNEL(__VA_ARGS__) : ::kiln::cuda::KERNEL(__VA_ARGS__))
+#define KILN_DEVICE_CALL(DEVICE, OPNAME, KERNEL, ...)        \
+  ((DEVICE).is_cpu() ? ::kiln::cpu::KERNEL(__VA_ARGS__)      \
+                     : (::kiln::cuda::use_device((DEVICE).index), ::kiln::cuda::KERNEL(__VA_ARGS__)))
 #else
 #define KILN_DEVICE_CALL(DEVICE, OPNAME, KERNEL, ...) \
   ((DEVICE).is_cpu() ? ::kiln::cpu::KERNEL(__VA_ARGS__) : ::kiln::throw_no_kernel(OPNAME, DEVICE))
