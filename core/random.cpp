@@ -30,6 +30,7 @@ Tensor random_float(const Shape& shape, TensorOptions options, Generator& gen, c
     cpu::random_fill(t.data(), t.dtype(), t.numel(), kind, a, b, gen.seed(), offset);
   } else {
 #if KILN_HAVE_CUDA
+    cuda::use_device(t.device().index);
     cuda::random_fill(t.data(), t.dtype(), t.numel(), int(kind), a, b, gen.seed(), offset);
 #else
     throw_no_kernel(op, t.device());
@@ -62,6 +63,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
     cpu::random_integers(t.data_ptr<int64_t>(), t.numel(), low, high, gen.seed(), offset);
   } else {
 #if KILN_HAVE_CUDA
+    cuda::use_device(t.device().index);
     cuda::random_integers(t.data_ptr<int64_t>(), t.numel(), low, high, gen.seed(), offset);
 #else
     throw_no_kernel("randint", t.device());

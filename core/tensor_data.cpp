@@ -19,6 +19,7 @@ void copy_data(const Tensor& dst, const Tensor& src) {
       return;
     }
 #if KILN_HAVE_CUDA
+    cuda::use_device(dst.device().index);
     cuda::copy_strided(dst.shape(), dst.data(), dst.dtype(), dst.strides().data(), src.data(), src.dtype(),
                        src_strides.data());
     return;
@@ -45,6 +46,7 @@ void fill_data(const Tensor& dst, double value) {
     return;
   }
 #if KILN_HAVE_CUDA
+  cuda::use_device(dst.device().index);
   cuda::fill_strided(dst.shape(), dst.data(), dst.dtype(), dst.strides().data(), value);
 #else
   throw_no_kernel("fill", dst.device());
