@@ -9,6 +9,7 @@
 #include "core/ops/ops.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cuda/attention.h"
 
 namespace kiln {
 namespace {
@@ -30,10 +31,9 @@ struct AttentionNode final : Node {
     Tensor dq = needs_input_grad(0) ? empty(q.shape(), q.options()) : Tensor();
     Tensor dk = needs_input_grad(1) ? empty(k.shape(), k.options()) : Tensor();
     Tensor dv = needs_input_grad(2) ? empty(v.shape(), v.options()) : Tensor();
-    if (!q.device().is_cpu()) throw_no_kernel(name(), q.device());
-    cpu::attention_backward(q.dtype(), shape, q.data(), k.data(), v.data(), lse.data(), dout.data(), scale, causal,
-                            dq.defined() ? dq.data() : nullptr, dk.defined() ? dk.data() : nullptr,
-                            dv.defined() ? dv.data() : nullptr);
+    KILN_DEVICE_CALL(q.device(), name(), attention_backward, q.dtype(), shape, q.data(), k.data(), v.data(), lse.data(),
+                     dout.data(), scale, causal, dq.defined() ? dq.data() : nullptr,
+                     dk.defined() ? dk.data() : nullptr, dv.defined() ? dv.data() : nullptr);
     return {dq, dk, dv};
   }
 };
@@ -64,8 +64,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   KILN_CHECK(v.size(-2) == Tk, op, ": v has ", v.size(-2), " positions but k has ", Tk, " (k ", shape_str(k.shape()),
              ", v ", shape_str(v.shape()), ")");
   if (std::isnan(scale)) scale = 1.0 / std::sqrt(double(D));
-  common_device(op, {&q, &k, &v});
-  if (!q.device().is_cpu()) throw_no_kernel(op, q.device());
+  const Device device = common_device(op, {&q, &k, &v});
 
   const cpu::AttentionShape s{shape_numel(batch), Tq, Tk, D, Dv};
   Tensor qc = contiguous_data(q), kc = contiguous_data(k), vc = contiguous_data(v);
@@ -73,7 +72,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   out_shape.insert(out_shape.end(), {Tq, Dv});
   lse_shape.push_back(Tq);
   Tensor out = empty(out_shape, q.options()), lse = empty(lse_shape, q.options());
-  cpu::attention_forward(q.dtype(), s, qc.data(), kc.data(), vc.data(), scale, causal, out.data(), lse.data());
+  KILN_DEVICE_CALL(device, op, attention_forward, q.dtype(), s, qc.data(), kc.data(), vc.data(), scale, causal,
+                   out.data(), lse.data());
   if (any_requires_grad({&q, &k, &v})) {
     auto node = std::make_shared<AttentionNode>(s, scale, causal);
     node->save(qc);

@@ -1,5 +1,8 @@
 // Indexing and joining: embedding, index_select, gather, one_hot, cat, and the composites stack,
-// split and chunk. Index tensors are int64 and checked to be in range before any kernel runs.
+// split and chunk. Index tensors are int64. On the CPU their values are checked to be in range before
+// any kernel runs. On CUDA, reading them on the host would synchronize the device, so the kernels
+// check them instead: an out-of-range value gives 0 (never a stray memory access) and is recorded,
+// and the next CUDA indexing call throws the error (kernels/cuda/index.h, raise_index_errors).
 // The backwards of the indexing ops are scatter-adds that sum in index order (deterministic).
 #include <algorithm>
 
@@ -8,6 +11,7 @@
 #include "core/ops/ops.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/index.h"
+#include "kernels/cuda/index.h"
 
 namespace kiln {
 namespace {
@@ -17,8 +21,10 @@ void check_int64(const char* op, const char* arg, const Tensor& t) {
   KILN_CHECK(t.dtype() == DType::Int64, op, ": '", arg, "' must be int64, got ", dtype_name(t.dtype()));
 }
 
-// Checks that every value of a contiguous CPU int64 tensor lies in [0, size); `dim` < 0 names rows.
+// Checks that every value of a contiguous int64 tensor lies in [0, size); `dim` < 0 names rows.
+// CPU tensors only: CUDA kernels check their indices on the device (see the top of this file).
 void check_index_range(const char* op, const Tensor& index, int64_t size, int64_t dim) {
+  if (!index.device().is_cpu()) return;
   const int64_t* p = index.data_ptr<int64_t>();
   for (int64_t i = 0, n = index.numel(); i < n; ++i) {
     if (p[i] >= 0 && p[i] < size) continue;
@@ -37,9 +43,8 @@ struct EmbeddingNode final : Node {
     Tensor idx = saved(0);
     Tensor dy = reshape(g[0], {idx.numel(), weight_shape[1]});
     Tensor dw = empty(weight_shape, dy.options());
-    if (!dw.device().is_cpu()) throw_no_kernel("embedding_backward", dw.device());
-    cpu::index_select_backward(dw.dtype(), weight_shape, 0, idx.data_ptr<int64_t>(), idx.numel(), padding_idx,
-                               dy.data(), dy.strides().data(), dw.data());
+    KILN_DEVICE_CALL(dw.device(), "embedding_backward", index_select_backward, dw.dtype(), weight_shape, 0,
+                     idx.data_ptr<int64_t>(), idx.numel(), padding_idx, dy.data(), dy.strides().data(), dw.data());
     return {dw, Tensor()};
   }
 };
@@ -54,9 +59,8 @@ struct IndexSelectNode final : Node {
     Tensor idx = saved(0);
     Tensor dy = reshape(g[0], output_shape);
     Tensor dx = empty(input_shape, dy.options());
-    if (!dx.device().is_cpu()) throw_no_kernel("index_select_backward", dx.device());
-    cpu::index_select_backward(dx.dtype(), input_shape, dim, idx.data_ptr<int64_t>(), idx.numel(), -1, dy.data(),
-                               dy.strides().data(), dx.data());
+    KILN_DEVICE_CALL(dx.device(), "index_select_backward", index_select_backward, dx.dtype(), input_shape, dim,
+                     idx.data_ptr<int64_t>(), idx.numel(), -1, dy.data(), dy.strides().data(), dx.data());
     return {reshape(dx, input_meta()[0].shape), Tensor()};
   }
 };
@@ -70,9 +74,8 @@ struct GatherNode final : Node {
     Tensor idx = saved(0);
     Tensor dy = reshape(g[0], index_shape);
     Tensor dx = empty(input_shape, dy.options());
-    if (!dx.device().is_cpu()) throw_no_kernel("gather_backward", dx.device());
-    cpu::gather_backward(dx.dtype(), input_shape, index_shape, idx.strides().data(), idx.data_ptr<int64_t>(), dim,
-                         dy.data(), dy.strides().data(), dx.data());
+    KILN_DEVICE_CALL(dx.device(), "gather_backward", gather_backward, dx.dtype(), input_shape, index_shape,
+                     idx.strides().data(), idx.data_ptr<int64_t>(), dim, dy.data(), dy.strides().data(), dx.data());
     return {reshape(dx, input_meta()[0].shape), Tensor()};
   }
 };
@@ -104,14 +107,13 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_id
   KILN_CHECK(padding_idx == -1 || (padding_idx >= 0 && padding_idx < rows), "embedding: padding_idx ", padding_idx,
              " must be -1 (none) or within the ", rows, " rows");
   Device device = common_device("embedding", {&weight, &indices});
-  if (!device.is_cpu()) throw_no_kernel("embedding", device);
   Tensor idx = contiguous(indices);
   check_index_range("embedding", idx, rows, -1);
   Shape out_shape = indices.shape();
   out_shape.push_back(width);
   Tensor y = empty(out_shape, weight.options());
-  cpu::index_select_forward(weight.dtype(), weight.shape(), weight.strides().data(), weight.data(), 0,
-                            idx.data_ptr<int64_t>(), idx.numel(), y.data());
+  KILN_DEVICE_CALL(device, "embedding", index_select_forward, weight.dtype(), weight.shape(), weight.strides().data(),
+                   weight.data(), 0, idx.data_ptr<int64_t>(), idx.numel(), y.data());
   if (any_requires_grad({&weight})) {
     auto node = std::make_shared<EmbeddingNode>();
     node->weight_shape = weight.shape();
@@ -128,7 +130,6 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   KILN_CHECK(index.dim() <= 1, "index_select: index must be 1-D, got shape ", shape_str(index.shape()));
   dim = wrap_dim(dim, x.dim(), "index_select");
   Device device = common_device("index_select", {&x, &index});
-  if (!device.is_cpu()) throw_no_kernel("index_select", device);
   Shape x_shape = x.dim() == 0 ? Shape{1} : x.shape();
   Strides x_strides = x.dim() == 0 ? Strides{1} : x.strides();
   Tensor idx = contiguous(index);
@@ -138,8 +139,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   KILN_CHECK(x.dim() > 0 || idx.numel() == 1, "index_select: a 0-d x takes an index of one element, got ",
              idx.numel());
   Tensor y = empty(x.dim() == 0 ? Shape{} : kernel_out, x.options());
-  cpu::index_select_forward(x.dtype(), x_shape, x_strides.data(), x.data(), dim, idx.data_ptr<int64_t>(), idx.numel(),
-                            y.data());
+  KILN_DEVICE_CALL(device, "index_select", index_select_forward, x.dtype(), x_shape, x_strides.data(), x.data(), dim,
+                   idx.data_ptr<int64_t>(), idx.numel(), y.data());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<IndexSelectNode>();
     node->input_shape = x_shape;
@@ -159,7 +160,6 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
              "); they must have the same number of dims");
   dim = wrap_dim(dim, x.dim(), "gather");
   Device device = common_device("gather", {&x, &index});
-  if (!device.is_cpu()) throw_no_kernel("gather", device);
   // A 0-d x or index is seen as 1-D of size 1.
   Shape x_shape = x.dim() == 0 ? Shape{1} : x.shape();
   Strides x_strides = x.dim() == 0 ? Strides{1} : x.strides();
@@ -172,8 +172,18 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index_range("gather", idx, x_shape[dim], dim);
   Tensor y = empty(index.shape(), x.options());
   Strides index_strides = idx.dim() == 0 ? Strides{1} : idx.strides();
-  cpu::gather_forward(x.dtype(), index_shape, index_strides.data(), idx.data_ptr<int64_t>(), x_strides.data(),
-                      x.data(), dim, y.data());
+  if (device.is_cpu()) {
+    cpu::gather_forward(x.dtype(), index_shape, index_strides.data(), idx.data_ptr<int64_t>(), x_strides.data(),
+                        x.data(), dim, y.data());
+  } else {
+#if KILN_HAVE_CUDA
+    // The CUDA kernel also takes x's size along dim: it checks the index values itself.
+    cuda::gather_forward(x.dtype(), index_shape, index_strides.data(), idx.data_ptr<int64_t>(), x_strides.data(),
+                         x.data(), dim, y.data(), x_shape[size_t(dim)]);
+#else
+    throw_no_kernel("gather", device);
+#endif
+  }
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<GatherNode>();
     node->input_shape = x_shape;
@@ -188,23 +198,30 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 // one_hot: y[…, c] = [indices[…] = c]  (int64, no gradient); num_classes = −1 means max(indices) + 1
 Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   check_int64("one_hot", "indices", indices);
-  if (!indices.device().is_cpu()) throw_no_kernel("one_hot", indices.device());
   KILN_CHECK(num_classes >= -1, "one_hot: num_classes must be -1 (infer) or non-negative, got ", num_classes);
+  const Device device = indices.device();
   Tensor idx = contiguous(indices);
-  const int64_t* p = idx.data_ptr<int64_t>();
   const int64_t n = idx.numel();
-  if (num_classes == -1) {
-    KILN_CHECK(n > 0, "one_hot: cannot infer num_classes from an empty tensor; pass num_classes");
-    num_classes = *std::max_element(p, p + n) + 1;
+  // The values are read on the host on the CPU, and on CUDA only to infer num_classes (a device sync,
+  // as in PyTorch: pass num_classes to avoid it); otherwise the CUDA kernel checks them.
+  Tensor host = device.is_cpu() || num_classes == -1 ? idx.cpu() : Tensor();
+  if (host.defined()) {
+    const int64_t* p = host.data_ptr<int64_t>();
+    if (num_classes == -1) {
+      KILN_CHECK(n > 0, "one_hot: cannot infer num_classes from an empty tensor; pass num_classes");
+      num_classes = *std::max_element(p, p + n) + 1;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      KILN_CHECK(p[i] >= 0, "one_hot: class values must be non-negative, got ", p[i]);
+      KILN_CHECK(p[i] < num_classes, "one_hot: class value ", p[i], " is out of range for num_classes ", num_classes);
+    }
   }
-  for (int64_t i = 0; i < n; ++i) {
-    KILN_CHECK(p[i] >= 0, "one_hot: class values must be non-negative, got ", p[i]);
-    KILN_CHECK(p[i] < num_classes, "one_hot: class value ", p[i], " is out of range for num_classes ", num_classes);
-  }
+  KILN_CHECK(num_classes > 0 || n == 0, "one_hot: num_classes is 0 but there are ", n,
+             " class values (none can be in range)");
   Shape shape = indices.shape();
   shape.push_back(num_classes);
-  Tensor y = empty(shape, {.dtype = DType::Int64, .device = indices.device()});
-  cpu::one_hot(p, n, num_classes, y.data_ptr<int64_t>());
+  Tensor y = empty(shape, {.dtype = DType::Int64, .device = device});
+  KILN_DEVICE_CALL(device, "one_hot", one_hot, idx.data_ptr<int64_t>(), n, num_classes, y.data_ptr<int64_t>());
   return y;
 }
 

@@ -7,6 +7,7 @@
 #include "core/ops/ops.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/norm.h"
+#include "kernels/cuda/norm.h"
 
 namespace kiln {
 namespace {
@@ -47,9 +48,9 @@ struct BatchNormNode final : Node {
     Tensor dx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
     Tensor dweight = needs_input_grad(1) ? empty({C}, x.options()) : Tensor();
     Tensor dbias = needs_input_grad(2) ? empty({C}, x.options()) : Tensor();
-    if (!x.device().is_cpu()) throw_no_kernel(name(), x.device());
-    cpu::batch_norm_backward(x.dtype(), N, C, S, x.data(), dy.data(), mean.data(), rstd.data(), data_or_null(weight),
-                             batch_stats, data_or_null(dx), data_or_null(dweight), data_or_null(dbias));
+    KILN_DEVICE_CALL(x.device(), name(), batch_norm_backward, x.dtype(), N, C, S, x.data(), dy.data(), mean.data(),
+                     rstd.data(), data_or_null(weight), batch_stats, data_or_null(dx), data_or_null(dweight),
+                     data_or_null(dbias));
     return {dx, dweight, dbias};
   }
 };
@@ -64,9 +65,8 @@ struct LayerNormNode final : Node {
     Tensor dx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
     Tensor dweight = needs_input_grad(1) ? empty(input_meta()[1].shape, x.options()) : Tensor();
     Tensor dbias = needs_input_grad(2) ? empty(input_meta()[2].shape, x.options()) : Tensor();
-    if (!x.device().is_cpu()) throw_no_kernel(name(), x.device());
-    cpu::layer_norm_backward(x.dtype(), M, K, x.data(), dy.data(), mean.data(), rstd.data(), data_or_null(weight),
-                             data_or_null(dx), data_or_null(dweight), data_or_null(dbias));
+    KILN_DEVICE_CALL(x.device(), name(), layer_norm_backward, x.dtype(), M, K, x.data(), dy.data(), mean.data(),
+                     rstd.data(), data_or_null(weight), data_or_null(dx), data_or_null(dweight), data_or_null(dbias));
     return {dx, dweight, dbias};
   }
 };
@@ -82,9 +82,8 @@ struct GroupNormNode final : Node {
     Tensor dx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
     Tensor dweight = needs_input_grad(1) ? empty({C}, x.options()) : Tensor();
     Tensor dbias = needs_input_grad(2) ? empty({C}, x.options()) : Tensor();
-    if (!x.device().is_cpu()) throw_no_kernel(name(), x.device());
-    cpu::group_norm_backward(x.dtype(), N, C, S, G, x.data(), dy.data(), mean.data(), rstd.data(),
-                             data_or_null(weight), data_or_null(dx), data_or_null(dweight), data_or_null(dbias));
+    KILN_DEVICE_CALL(x.device(), name(), group_norm_backward, x.dtype(), N, C, S, G, x.data(), dy.data(), mean.data(),
+                     rstd.data(), data_or_null(weight), data_or_null(dx), data_or_null(dweight), data_or_null(dbias));
     return {dx, dweight, dbias};
   }
 };
@@ -130,8 +129,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   KILN_CHECK(running_mean.defined() == running_var.defined(),
              "batch_norm: running_mean and running_var must be given together (or both left undefined)");
   KILN_CHECK(eps >= 0, "batch_norm: eps must be non-negative, got ", eps);
-  common_device(op, {&x, &weight, &bias, &running_mean, &running_var});
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
+  const Device device = common_device(op, {&x, &weight, &bias, &running_mean, &running_var});
   if (training)
     KILN_CHECK(N * S > 1, "batch_norm: expected more than 1 value per channel when training, got x of shape ",
                shape_str(shape));
@@ -144,10 +142,19 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   {
     NoGradGuard no_grad;
     if (training) {
-      cpu::batch_norm_stats(x.dtype(), N, C, S, xc.data(), mean.data(), var.data());
-      if (running_mean.defined()) {
-        // r ← (1 − momentum)·r + momentum·stat, the running variance taking the unbiased σ²·n/(n − 1)
-        const double n = double(N * S);
+      KILN_DEVICE_CALL(device, op, batch_norm_stats, x.dtype(), N, C, S, xc.data(), mean.data(), var.data());
+      // r ← (1 − momentum)·r + momentum·stat, the running variance taking the unbiased σ²·n/(n − 1)
+      const double n = double(N * S);
+      if (running_mean.defined() && !device.is_cpu()) {
+#if KILN_HAVE_CUDA
+        // One fused kernel writing the caller's buffers in place (what copy_ below does on the CPU).
+        cuda::batch_norm_update_running_stats(x.dtype(), C, mean.data(), var.data(), momentum, n / (n - 1),
+                                              running_mean.dtype(), running_mean.data(), running_mean.stride(0),
+                                              running_var.data(), running_var.stride(0));
+        running_mean.storage()->bump_version();
+        running_var.storage()->bump_version();
+#endif
+      } else if (running_mean.defined()) {
         Tensor new_mean = mul(running_mean, 1.0 - momentum) + mul(to_dtype(mean, running_mean.dtype()), momentum);
         Tensor new_var = mul(running_var, 1.0 - momentum) + mul(to_dtype(var, running_var.dtype()), momentum * n / (n - 1));
         Tensor rm = running_mean, rv = running_var;  // handles sharing the caller's buffers
@@ -161,8 +168,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     }
   }
   Tensor y = empty(shape, x.options());
-  cpu::batch_norm_forward(x.dtype(), N, C, S, xc.data(), mean.data(), var.data(), eps, data_or_null(wc),
-                          data_or_null(bc), y.data(), rstd.data());
+  KILN_DEVICE_CALL(device, op, batch_norm_forward, x.dtype(), N, C, S, xc.data(), mean.data(), var.data(), eps,
+                   data_or_null(wc), data_or_null(bc), y.data(), rstd.data());
   if (any_requires_grad({&x, &weight, &bias}))
     record_norm(std::make_shared<BatchNormNode>(N, C, S, training), xc, wc, mean, rstd, x, weight, bias, y);
   return y;
@@ -183,14 +190,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   check_param(op, "weight", weight, normalized_shape, x);
   check_param(op, "bias", bias, normalized_shape, x);
   KILN_CHECK(eps >= 0, "layer_norm: eps must be non-negative, got ", eps);
-  common_device(op, {&x, &weight, &bias});
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
+  const Device device = common_device(op, {&x, &weight, &bias});
 
   const int64_t M = product(x.shape(), 0, xd - nd), K = shape_numel(normalized_shape);
   Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
   Tensor mean = empty({M}, x.options()), rstd = empty({M}, x.options()), y = empty(x.shape(), x.options());
-  cpu::layer_norm_forward(x.dtype(), M, K, xc.data(), data_or_null(wc), data_or_null(bc), eps, y.data(), mean.data(),
-                          rstd.data());
+  KILN_DEVICE_CALL(device, op, layer_norm_forward, x.dtype(), M, K, xc.data(), data_or_null(wc), data_or_null(bc), eps,
+                   y.data(), mean.data(), rstd.data());
   if (any_requires_grad({&x, &weight, &bias}))
     record_norm(std::make_shared<LayerNormNode>(M, K), xc, wc, mean, rstd, x, weight, bias, y);
   return y;
@@ -210,14 +216,13 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
   check_param(op, "weight", weight, {C}, x);
   check_param(op, "bias", bias, {C}, x);
   KILN_CHECK(eps >= 0, "group_norm: eps must be non-negative, got ", eps);
-  common_device(op, {&x, &weight, &bias});
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
+  const Device device = common_device(op, {&x, &weight, &bias});
 
   Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
   Tensor mean = empty({N, num_groups}, x.options()), rstd = empty({N, num_groups}, x.options());
   Tensor y = empty(shape, x.options());
-  cpu::group_norm_forward(x.dtype(), N, C, S, num_groups, xc.data(), data_or_null(wc), data_or_null(bc), eps,
-                          y.data(), mean.data(), rstd.data());
+  KILN_DEVICE_CALL(device, op, group_norm_forward, x.dtype(), N, C, S, num_groups, xc.data(), data_or_null(wc),
+                   data_or_null(bc), eps, y.data(), mean.data(), rstd.data());
   if (any_requires_grad({&x, &weight, &bias}))
     record_norm(std::make_shared<GroupNormNode>(N, C, S, num_groups), xc, wc, mean, rstd, x, weight, bias, y);
   return y;
@@ -229,10 +234,11 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
   KILN_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability p must be between 0 and 1, got ", p);
   check_float("dropout", "x", x);
   if (!training || p == 0.0 || x.numel() == 0) return x;
-  if (!x.device().is_cpu()) throw_no_kernel("dropout", x.device());
   Tensor mask = empty(x.shape(), x.options());
   if (p == 1.0) fill_data(mask, 0.0);  // everything dropped: no draw needed
-  else cpu::dropout_mask(x.dtype(), x.numel(), p, generator.seed(), generator.advance(x.numel()), mask.data());
+  else  // the same Philox draw on every device: CPU and CUDA masks are bit-identical
+    KILN_DEVICE_CALL(x.device(), "dropout", dropout_mask, x.dtype(), x.numel(), p, generator.seed(),
+                     generator.advance(x.numel()), mask.data());
   Tensor y;
   {
     NoGradGuard composite_forward;  // DropoutNode is the one node

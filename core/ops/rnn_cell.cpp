@@ -8,6 +8,7 @@
 #include "core/ops/ops.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/rnn_cell.h"
+#include "kernels/cuda/rnn_cell.h"
 
 namespace kiln {
 namespace {
@@ -39,9 +40,8 @@ struct LstmCellNode final : Node {
     Tensor dh = contiguous(grad_or_zeros(g, 0)), dc = contiguous(grad_or_zeros(g, 1));
     Tensor dgates = needs_input_grad(0) ? empty(gates.shape(), gates.options()) : Tensor();
     Tensor dc_prev = needs_input_grad(1) ? empty(c_prev.shape(), c_prev.options()) : Tensor();
-    if (!gates.device().is_cpu()) throw_no_kernel(name(), gates.device());
-    cpu::lstm_cell_backward(gates.dtype(), N, H, gates.data(), c_prev.data(), c.data(), dh.data(), dc.data(),
-                            data_or_null(dgates), data_or_null(dc_prev));
+    KILN_DEVICE_CALL(gates.device(), name(), lstm_cell_backward, gates.dtype(), N, H, gates.data(), c_prev.data(),
+                     c.data(), dh.data(), dc.data(), data_or_null(dgates), data_or_null(dc_prev));
     return {dgates, dc_prev};
   }
 };
@@ -56,9 +56,8 @@ struct GruCellNode final : Node {
     Tensor dgi = needs_input_grad(0) ? empty(gi.shape(), gi.options()) : Tensor();
     Tensor dgh = needs_input_grad(1) ? empty(gh.shape(), gh.options()) : Tensor();
     Tensor dh_prev = needs_input_grad(2) ? empty(h_prev.shape(), h_prev.options()) : Tensor();
-    if (!gi.device().is_cpu()) throw_no_kernel(name(), gi.device());
-    cpu::gru_cell_backward(gi.dtype(), N, H, gi.data(), gh.data(), h_prev.data(), dh.data(), data_or_null(dgi),
-                           data_or_null(dgh), data_or_null(dh_prev));
+    KILN_DEVICE_CALL(gi.device(), name(), gru_cell_backward, gi.dtype(), N, H, gi.data(), gh.data(), h_prev.data(),
+                     dh.data(), data_or_null(dgi), data_or_null(dgh), data_or_null(dh_prev));
     return {dgi, dgh, dh_prev};
   }
 };
@@ -76,12 +75,11 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& gates, const Tensor& c_prev) {
              ", expected [N, 4·H] (gates i, f, g, o)");
   const int64_t N = gates.size(0), H = gates.size(1) / 4;
   check_cell_input(op, "c_prev", c_prev, N, H, "[N, H] with H = gates.size(1)/4", gates);
-  common_device(op, {&gates, &c_prev});
-  if (!gates.device().is_cpu()) throw_no_kernel(op, gates.device());
+  const Device device = common_device(op, {&gates, &c_prev});
 
   Tensor gc = contiguous_data(gates), cc = contiguous_data(c_prev);
   Tensor h = empty({N, H}, gates.options()), c = empty({N, H}, gates.options());
-  cpu::lstm_cell_forward(gates.dtype(), N, H, gc.data(), cc.data(), h.data(), c.data());
+  KILN_DEVICE_CALL(device, op, lstm_cell_forward, gates.dtype(), N, H, gc.data(), cc.data(), h.data(), c.data());
   if (any_requires_grad({&gates, &c_prev})) {
     auto node = std::make_shared<LstmCellNode>(N, H);
     node->save(gc);
@@ -104,12 +102,11 @@ Tensor gru_cell(const Tensor& gi, const Tensor& gh, const Tensor& h_prev) {
   const int64_t N = gi.size(0), H = gi.size(1) / 3;
   check_cell_input(op, "gh", gh, N, 3 * H, "the same as gi", gi);
   check_cell_input(op, "h_prev", h_prev, N, H, "[N, H] with H = gi.size(1)/3", gi);
-  common_device(op, {&gi, &gh, &h_prev});
-  if (!gi.device().is_cpu()) throw_no_kernel(op, gi.device());
+  const Device device = common_device(op, {&gi, &gh, &h_prev});
 
   Tensor gic = contiguous_data(gi), ghc = contiguous_data(gh), hc = contiguous_data(h_prev);
   Tensor h = empty({N, H}, gi.options());
-  cpu::gru_cell_forward(gi.dtype(), N, H, gic.data(), ghc.data(), hc.data(), h.data());
+  KILN_DEVICE_CALL(device, op, gru_cell_forward, gi.dtype(), N, H, gic.data(), ghc.data(), hc.data(), h.data());
   if (any_requires_grad({&gi, &gh, &h_prev})) {
     auto node = std::make_shared<GruCellNode>(N, H);
     node->save(gic);
