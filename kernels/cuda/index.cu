@@ -12,7 +12,6 @@
 #include <atomic>
 #include <climits>
 #include <cstring>
-#include <cub/device/device_radix_sort.cuh>
 
 #include "core/cuda_check.h"
 #include "core/error.h"
@@ -280,6 +279,36 @@ void raise_index_errors() {
             "at the next CUDA indexing call)");
 }
 
+// One compare-exchange step of a bitonic sorting network over m (a power of two) (key, position)
+// pairs, ordered by key then position. Positions are unique, so the order is fully determined:
+// the same input always gives the same output, whatever the scheduling. One thread per pair i
+// whose partner i ^ j is above it.
+__global__ void bitonic_step_kernel(uint64_t* keys, int64_t* pos, int64_t m, int64_t j, int64_t k) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t partner = i ^ j;
+    if (partner <= i) continue;
+    const bool ascending = (i & k) == 0;
+    const bool greater = keys[i] > keys[partner] || (keys[i] == keys[partner] && pos[i] > pos[partner]);
+    if (greater == ascending) {
+      uint64_t tk = keys[i];
+      keys[i] = keys[partner];
+      keys[partner] = tk;
+      int64_t tp = pos[i];
+      pos[i] = pos[partner];
+      pos[partner] = tp;
+    }
+  }
+}
+
+// Copies n pairs into arrays of m ≥ n entries, padding with pairs that sort last.
+__global__ void bitonic_pad_kernel(const uint64_t* keys_in, const int64_t* pos_in, int64_t n, uint64_t* keys,
+                                   int64_t* pos, int64_t m) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m; i += int64_t(gridDim.x) * blockDim.x) {
+    keys[i] = i < n ? keys_in[i] : ~uint64_t(0);
+    pos[i] = i < n ? pos_in[i] : INT64_MAX;
+  }
+}
+
 void index_select_forward(DType dtype, const Dims& x_shape, const int64_t* x_strides, const void* x, int64_t dim,
                           const int64_t* index, int64_t n, void* y) {
   IndexErrorRecord* rec = checked_error_record();
@@ -299,21 +328,23 @@ void index_select_backward(DType dtype, const Dims& x_shape, int64_t dim, const 
   KILN_CHECK(n <= INT_MAX, "index_select backward on CUDA: at most ", INT_MAX, " indices, got ", n);
   const SelectDesc d = make_select_desc(x_shape, dy_strides, dim, n);  // d.size = x's size at dim
   cudaStream_t stream = launch_stream();
-  // Sort (row, position) pairs by row; positions stay ascending within a row (the sort is stable).
-  DeviceScratch pairs(size_t(n) * 4 * sizeof(int64_t));
+  // Sort (row, position) pairs by row, positions ascending within a row, with kiln's own bitonic
+  // network (log²m simple launches; a faster sort is a kernel-lab item).
+  int64_t m = 1;
+  while (m < n) m <<= 1;
+  DeviceScratch pairs((size_t(n) + size_t(m)) * 2 * sizeof(int64_t));
   uint64_t *keys_in = pairs.as<uint64_t>(), *keys = keys_in + n;
-  int64_t *pos_in = reinterpret_cast<int64_t*>(keys + n), *pos = pos_in + n;
+  int64_t *pos_in = reinterpret_cast<int64_t*>(keys + m), *pos = pos_in + n;
   if (n > 0) {
     select_keys_kernel<<<grid_for(n), kBlock, 0, stream>>>(index, n, d.size, skip, keys_in, pos_in, rec);
     KILN_CUDA_CHECK_LAUNCH();
-    int end_bit = 1;  // enough bits for keys 0..size
-    while (end_bit < 64 && (uint64_t(1) << end_bit) <= uint64_t(d.size)) ++end_bit;
-    size_t temp_bytes = 0;
-    KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys, pos_in, pos, int(n), 0,
-                                                    end_bit, stream));
-    DeviceScratch temp(temp_bytes);
-    KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.as<void>(), temp_bytes, keys_in, keys, pos_in, pos, int(n),
-                                                    0, end_bit, stream));
+    bitonic_pad_kernel<<<grid_for(m), kBlock, 0, stream>>>(keys_in, pos_in, n, keys, pos, m);
+    KILN_CUDA_CHECK_LAUNCH();
+    for (int64_t k = 2; k <= m; k <<= 1)
+      for (int64_t j = k >> 1; j > 0; j >>= 1) {
+        bitonic_step_kernel<<<grid_for(m), kBlock, 0, stream>>>(keys, pos, m, j, k);
+        KILN_CUDA_CHECK_LAUNCH();
+      }
   }
   const int64_t total = d.outer_n * d.size * d.inner_n;
   if (total == 0) return;
