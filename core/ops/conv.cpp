@@ -1,6 +1,7 @@
 // 2-D convolution and transposed convolution (PyTorch's F.conv2d / F.conv_transpose2d, NCHW).
-// CPU kernels: kernels/cpu/conv (im2col + GEMM). conv_transpose2d is the adjoint of conv2d in its input,
-// so its forward is conv2d's input-gradient kernel and its input gradient is conv2d's forward kernel.
+// Kernels: kernels/cpu/conv (im2col + GEMM) and kernels/cuda/conv (cuDNN, else im2col + GEMM on the GPU), with
+// one signature. conv_transpose2d is the adjoint of conv2d in its input, so its forward is conv2d's
+// input-gradient kernel and its input gradient is conv2d's forward kernel.
 #include <string>
 
 #include "core/autograd/node.h"
@@ -9,6 +10,7 @@
 #include "core/tensor_data.h"
 #include "kernels/common/conv_math.h"
 #include "kernels/cpu/conv.h"
+#include "kernels/cuda/conv.h"
 
 namespace kiln {
 namespace {
@@ -68,16 +70,18 @@ struct Conv2dNode final : Node {
     Tensor dx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
     Tensor dw = needs_input_grad(1) ? empty(w.shape(), w.options()) : Tensor();
     Tensor db = needs_input_grad(2) ? empty({geometry.out_channels}, x.options()) : Tensor();
-    if (!x.device().is_cpu()) throw_no_kernel("conv2d", x.device());
+    const Device device = x.device();
     KILN_DISPATCH_FLOAT(x.dtype(), "conv2d", [&]<class T>() {
       const T* pdy = static_cast<const T*>(dy.data());
       if (dx.defined())
-        cpu::conv2d_backward_input<T>(geometry, pdy, static_cast<const T*>(w.data()), static_cast<T*>(dx.data()));
+        KILN_DEVICE_CALL(device, "conv2d", conv2d_backward_input<T>, geometry, pdy, static_cast<const T*>(w.data()),
+                         static_cast<T*>(dx.data()));
       if (dw.defined())
-        cpu::conv2d_backward_weight<T>(geometry, static_cast<const T*>(x.data()), pdy, static_cast<T*>(dw.data()));
+        KILN_DEVICE_CALL(device, "conv2d", conv2d_backward_weight<T>, geometry, static_cast<const T*>(x.data()), pdy,
+                         static_cast<T*>(dw.data()));
       if (db.defined())
-        cpu::sum_per_channel<T>(geometry.batch, geometry.out_channels, geometry.out_h * geometry.out_w, pdy,
-                                static_cast<T*>(db.data()));
+        KILN_DEVICE_CALL(device, "conv2d", sum_per_channel<T>, geometry.batch, geometry.out_channels,
+                         geometry.out_h * geometry.out_w, pdy, static_cast<T*>(db.data()));
     });
     return {dx, dw, db};
   }
@@ -94,16 +98,18 @@ struct ConvTranspose2dNode final : Node {
     Tensor dx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
     Tensor dw = needs_input_grad(1) ? empty(w.shape(), w.options()) : Tensor();
     Tensor db = needs_input_grad(2) ? empty({geometry.in_channels}, x.options()) : Tensor();
-    if (!x.device().is_cpu()) throw_no_kernel("conv_transpose2d", x.device());
+    const Device device = x.device();
     KILN_DISPATCH_FLOAT(x.dtype(), "conv_transpose2d", [&]<class T>() {
       const T* pdz = static_cast<const T*>(dz.data());
       if (dx.defined())
-        cpu::conv2d_forward<T>(geometry, pdz, static_cast<const T*>(w.data()), nullptr, static_cast<T*>(dx.data()));
+        KILN_DEVICE_CALL(device, "conv_transpose2d", conv2d_forward<T>, geometry, pdz, static_cast<const T*>(w.data()),
+                         static_cast<const T*>(nullptr), static_cast<T*>(dx.data()));
       if (dw.defined())
-        cpu::conv2d_backward_weight<T>(geometry, pdz, static_cast<const T*>(x.data()), static_cast<T*>(dw.data()));
+        KILN_DEVICE_CALL(device, "conv_transpose2d", conv2d_backward_weight<T>, geometry, pdz,
+                         static_cast<const T*>(x.data()), static_cast<T*>(dw.data()));
       if (db.defined())
-        cpu::sum_per_channel<T>(geometry.batch, geometry.in_channels, geometry.in_h * geometry.in_w, pdz,
-                                static_cast<T*>(db.data()));
+        KILN_DEVICE_CALL(device, "conv_transpose2d", sum_per_channel<T>, geometry.batch, geometry.in_channels,
+                         geometry.in_h * geometry.in_w, pdz, static_cast<T*>(db.data()));
     });
     return {dx, dw, db};
   }
@@ -142,10 +148,10 @@ Tensor conv2d_batched(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
   Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
   Tensor y = empty({geo.batch, c_out, geo.out_h, geo.out_w}, x.options());
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
   KILN_DISPATCH_FLOAT(x.dtype(), op, [&]<class T>() {
-    cpu::conv2d_forward<T>(geo, static_cast<const T*>(xc.data()), static_cast<const T*>(wc.data()),
-                           bc.defined() ? static_cast<const T*>(bc.data()) : nullptr, static_cast<T*>(y.data()));
+    KILN_DEVICE_CALL(x.device(), op, conv2d_forward<T>, geo, static_cast<const T*>(xc.data()),
+                     static_cast<const T*>(wc.data()), bc.defined() ? static_cast<const T*>(bc.data()) : nullptr,
+                     static_cast<T*>(y.data()));
   });
   if (any_requires_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<Conv2dNode>();
@@ -192,11 +198,13 @@ Tensor conv_transpose2d_batched(const Tensor& x, const Tensor& weight, const Ten
 
   Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
   Tensor z = empty({geo.batch, c_out, geo.in_h, geo.in_w}, x.options());
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
   KILN_DISPATCH_FLOAT(x.dtype(), op, [&]<class T>() {
     T* pz = static_cast<T*>(z.data());
-    cpu::conv2d_backward_input<T>(geo, static_cast<const T*>(xc.data()), static_cast<const T*>(wc.data()), pz);
-    if (bc.defined()) cpu::add_channel_bias<T>(geo.batch, c_out, geo.in_h * geo.in_w, static_cast<const T*>(bc.data()), pz);
+    KILN_DEVICE_CALL(x.device(), op, conv2d_backward_input<T>, geo, static_cast<const T*>(xc.data()),
+                     static_cast<const T*>(wc.data()), pz);
+    if (bc.defined())
+      KILN_DEVICE_CALL(x.device(), op, add_channel_bias<T>, geo.batch, c_out, geo.in_h * geo.in_w,
+                       static_cast<const T*>(bc.data()), pz);
   });
   if (any_requires_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<ConvTranspose2dNode>();

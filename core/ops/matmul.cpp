@@ -1,7 +1,8 @@
 // Matrix products: matmul (torch.matmul semantics, batched with broadcast batch dims) and linear.
 // The CPU work is done by kernels/cpu/gemm (OpenBLAS when enabled, else the plain reference loop).
-// Strided inputs are handed to the GEMM as they are when their last two dims form a row-major matrix
-// or its transpose (so x.t() costs no copy); anything else is made contiguous first.
+// CUDA work goes to kernels/cuda/gemm (cuBLAS, or kiln's SGEMM for float32 when selected), as strided-batched
+// products over the broadcast batch. Strided inputs are handed to the GEMM as they are when their last two
+// dims form a row-major matrix or its transpose (so x.t() costs no copy); anything else is made contiguous first.
 #include <algorithm>
 #include <optional>
 
@@ -12,6 +13,7 @@
 #include "core/tensor_data.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/strided_loop.h"
+#include "kernels/cuda/gemm.h"
 
 namespace kiln {
 namespace {
@@ -48,6 +50,78 @@ void check_operands(const char* op, const char* a_name, const Tensor& a, const c
              " is ", dtype_name(b.dtype()), " (convert one with .to(dtype))");
 }
 
+#if KILN_HAVE_CUDA
+// The broadcast batch of a CUDA matmul cut into strided-batched GEMM calls: the batch dims (size-1 dims
+// dropped) split into an outer part, looped on the host, and an inner run of `inner` products along which
+// the offsets of a and b advance by the fixed strides inner_sa and inner_sb (0 where broadcast).
+struct BatchSplit {
+  Shape outer;
+  Strides outer_sa, outer_sb;
+  int64_t inner = 1, inner_sa = 0, inner_sb = 0;
+};
+
+BatchSplit split_batch(const Shape& batch, const Strides& sa, const Strides& sb) {
+  Shape dims;
+  Strides da, db;
+  for (size_t d = 0; d < batch.size(); ++d)
+    if (batch[d] != 1) {
+      dims.push_back(batch[d]);
+      da.push_back(sa[d]);
+      db.push_back(sb[d]);
+    }
+  BatchSplit s;
+  size_t first_inner = dims.size();
+  // Grow the inner run from the innermost dim outwards while each operand's stride stays uniform: dim d
+  // joins when its stride equals the run's stride times the run's length (for a and for b).
+  while (first_inner > 0) {
+    const size_t d = first_inner - 1;
+    if (d == dims.size() - 1) {
+      s.inner = dims[d];
+      s.inner_sa = da[d];
+      s.inner_sb = db[d];
+    } else if (da[d] == s.inner_sa * s.inner && db[d] == s.inner_sb * s.inner) {
+      s.inner *= dims[d];
+    } else {
+      break;
+    }
+    first_inner = d;
+  }
+  s.outer.assign(dims.begin(), dims.begin() + std::ptrdiff_t(first_inner));
+  s.outer_sa.assign(da.begin(), da.begin() + std::ptrdiff_t(first_inner));
+  s.outer_sb.assign(db.begin(), db.begin() + std::ptrdiff_t(first_inner));
+  return s;
+}
+
+// The CUDA batched product: one strided-batched GEMM per outer batch index (one call when the batch is uniform).
+void cuda_batched_matmul_into(Tensor a, Tensor b, const Tensor& y, const Shape& batch) {
+  const int64_t n = a.size(-2), k = a.size(-1), m = b.size(-1);
+  if (y.numel() == 0) return;
+  if (k == 0) {  // an empty sum: y = 0
+    fill_data(y, 0.0);
+    return;
+  }
+  Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
+  GemmOperand oa = operand_for(a), ob = operand_for(b);
+  Strides sa = broadcast_strides(batch_a, Strides(a.strides().begin(), a.strides().end() - 2), batch);
+  Strides sb = broadcast_strides(batch_b, Strides(b.strides().begin(), b.strides().end() - 2), batch);
+  BatchSplit split = split_batch(batch, sa, sb);
+  KILN_DISPATCH_FLOAT(a.dtype(), "matmul", [&]<class T>() {
+    const T* pa = static_cast<const T*>(a.data());
+    const T* pb = static_cast<const T*>(b.data());
+    T* py = static_cast<T*>(y.data());
+    int64_t outer_index = 0;
+    cpu::for_each_strided<2>(split.outer, {split.outer_sa.data(), split.outer_sb.data()},
+                             [&](const std::array<int64_t, 2>& offs) {
+                               cuda::gemm_strided_batched<T>(oa.trans, ob.trans, n, m, k, T(1), pa + offs[0], oa.ld,
+                                                             split.inner_sa, pb + offs[1], ob.ld, split.inner_sb, T(0),
+                                                             py + outer_index * split.inner * n * m, m, n * m,
+                                                             split.inner);
+                               ++outer_index;
+                             });
+  });
+}
+#endif
+
 // y = a·b for a [batch_a..., n, k], b [batch_b..., k, m] (both at least 2-D, no autograd), written
 // into `y`, a contiguous tensor holding broadcast(batch_a, batch_b) × n × m elements in that order.
 void batched_matmul_into(Tensor a, Tensor b, const Tensor& y) {
@@ -55,6 +129,12 @@ void batched_matmul_into(Tensor a, Tensor b, const Tensor& y) {
   const int64_t n = a.size(-2), k = a.size(-1), m = b.size(-1);
   Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
   Shape batch = broadcast_shapes(batch_a, batch_b, "matmul");
+#if KILN_HAVE_CUDA
+  if (a.device().is_cuda()) {
+    cuda_batched_matmul_into(std::move(a), std::move(b), y, batch);
+    return;
+  }
+#endif
   if (!a.device().is_cpu()) throw_no_kernel("matmul", a.device());
   GemmOperand oa = operand_for(a), ob = operand_for(b);
   Strides sa = broadcast_strides(batch_a, Strides(a.strides().begin(), a.strides().end() - 2), batch);
@@ -195,17 +275,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const int64_t rows = shape_numel(y_shape);
   y_shape.push_back(out);
   Tensor y = empty(y_shape, x.options());
-  if (!x.device().is_cpu()) throw_no_kernel("linear", x.device());
-  {
+  if (y.numel() > 0) {  // (no rows or no outputs: nothing to compute, the op is recorded all the same)
     NoGradGuard internal;
     Tensor x_rows = reshape(x, {rows, in}), w = weight;
     GemmOperand ox = operand_for(x_rows), ow = operand_for(w);
     // op(B) must be Wᵀ: a row-major W is read transposed; a W that is itself a transposed view is not.
     if (bias.defined()) copy_data(y, bias);  // y starts as the bias broadcast over rows; GEMM adds with beta = 1
     KILN_DISPATCH_FLOAT(x.dtype(), "linear", [&]<class T>() {
-      cpu::gemm<T>(ox.trans, !ow.trans, rows, out, in, T(1), static_cast<const T*>(x_rows.data()), ox.ld,
-                   static_cast<const T*>(w.data()), ow.ld, bias.defined() ? T(1) : T(0), static_cast<T*>(y.data()),
-                   out);
+      KILN_DEVICE_CALL(x.device(), "linear", gemm<T>, ox.trans, !ow.trans, rows, out, in, T(1),
+                       static_cast<const T*>(x_rows.data()), ox.ld, static_cast<const T*>(w.data()), ow.ld,
+                       bias.defined() ? T(1) : T(0), static_cast<T*>(y.data()), out);
     });
   }
   if (any_requires_grad({&x, &weight, &bias})) {

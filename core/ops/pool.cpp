@@ -1,6 +1,7 @@
 // 2-D pooling and nearest upsampling on [N, C, H, W] (pools also take [C, H, W]). Output sizes
 // follow PyTorch exactly (floor mode); the window math lives in kernels/common/pool_math.h.
-// Each backward is its own kernel that scatters dy back over the windows, summing in double.
+// Each backward is its own kernel that sums dy back over the windows in double. Kernels: kernels/cpu/pool
+// and kernels/cuda/pool (same signatures; the CUDA backward kernels gather per input element).
 #include <array>
 #include <ostream>
 
@@ -10,6 +11,7 @@
 #include "core/tensor_data.h"
 #include "kernels/common/pool_math.h"
 #include "kernels/cpu/pool.h"
+#include "kernels/cuda/pool.h"
 
 namespace kiln {
 namespace {
@@ -76,11 +78,7 @@ void window_geometry(const char* op, cpu::Pool2dGeometry& g, Pair kernel, Pair s
 struct PoolNodeBase : Node {
   cpu::Pool2dGeometry geom;
   explicit PoolNodeBase(OpId id) : Node(id) {}
-  Tensor new_input_grad(const Tensor& dy) const {
-    Tensor dx = empty(input_meta()[0].shape, dy.options());
-    if (!dx.device().is_cpu()) throw_no_kernel(name(), dx.device());
-    return dx;
-  }
+  Tensor new_input_grad(const Tensor& dy) const { return empty(input_meta()[0].shape, dy.options()); }
 };
 
 // ---- max_pool2d: y = max over each window (argmax saved) ;  dx[argmax] += dy
@@ -90,7 +88,8 @@ struct MaxPool2dNode final : PoolNodeBase {
     Tensor argmax = saved(0);
     Tensor dx = new_input_grad(g[0]);
     Strides4 s = strides4(g[0]);
-    cpu::max_pool2d_backward(dx.dtype(), geom, g[0].data(), s.data(), argmax.data_ptr<int64_t>(), dx.data());
+    KILN_DEVICE_CALL(dx.device(), "max_pool2d_backward", max_pool2d_backward, dx.dtype(), geom, g[0].data(), s.data(),
+                     argmax.data_ptr<int64_t>(), dx.data());
     return {dx};
   }
 };
@@ -103,7 +102,8 @@ struct AvgPool2dNode final : PoolNodeBase {
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     Tensor dx = new_input_grad(g[0]);
     Strides4 s = strides4(g[0]);
-    cpu::avg_pool2d_backward(dx.dtype(), geom, count_include_pad, g[0].data(), s.data(), dx.data());
+    KILN_DEVICE_CALL(dx.device(), "avg_pool2d_backward", avg_pool2d_backward, dx.dtype(), geom, count_include_pad,
+                     g[0].data(), s.data(), dx.data());
     return {dx};
   }
 };
@@ -115,7 +115,8 @@ struct AdaptiveAvgPool2dNode final : PoolNodeBase {
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     Tensor dx = new_input_grad(g[0]);
     Strides4 s = strides4(g[0]);
-    cpu::adaptive_avg_pool2d_backward(dx.dtype(), geom, g[0].data(), s.data(), dx.data());
+    KILN_DEVICE_CALL(dx.device(), "adaptive_avg_pool2d_backward", adaptive_avg_pool2d_backward, dx.dtype(), geom,
+                     g[0].data(), s.data(), dx.data());
     return {dx};
   }
 };
@@ -127,7 +128,8 @@ struct UpsampleNearest2dNode final : PoolNodeBase {
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     Tensor dx = new_input_grad(g[0]);
     Strides4 s = strides4(g[0]);
-    cpu::upsample_nearest2d_backward(dx.dtype(), geom, g[0].data(), s.data(), dx.data());
+    KILN_DEVICE_CALL(dx.device(), "upsample_nearest2d_backward", upsample_nearest2d_backward, dx.dtype(), geom,
+                     g[0].data(), s.data(), dx.data());
     return {dx};
   }
 };
@@ -137,12 +139,12 @@ struct UpsampleNearest2dNode final : PoolNodeBase {
 Tensor max_pool2d(const Tensor& x, Pair kernel_size, Pair stride, Pair padding, Pair dilation) {
   cpu::Pool2dGeometry g = input_geometry("max_pool2d", x, true);
   window_geometry("max_pool2d", g, kernel_size, stride, padding, dilation);
-  if (!x.device().is_cpu()) throw_no_kernel("max_pool2d", x.device());
   Shape shape = output_shape(x, g);
   Tensor y = empty(shape, x.options());
   Tensor argmax = empty(shape, {.dtype = DType::Int64, .device = x.device()});
   Strides4 s = strides4(x);
-  cpu::max_pool2d_forward(x.dtype(), g, x.data(), s.data(), y.data(), argmax.data_ptr<int64_t>());
+  KILN_DEVICE_CALL(x.device(), "max_pool2d", max_pool2d_forward, x.dtype(), g, x.data(), s.data(), y.data(),
+                   argmax.data_ptr<int64_t>());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<MaxPool2dNode>();
     node->geom = g;
@@ -155,10 +157,10 @@ Tensor max_pool2d(const Tensor& x, Pair kernel_size, Pair stride, Pair padding, 
 Tensor avg_pool2d(const Tensor& x, Pair kernel_size, Pair stride, Pair padding, bool count_include_pad) {
   cpu::Pool2dGeometry g = input_geometry("avg_pool2d", x, true);
   window_geometry("avg_pool2d", g, kernel_size, stride, padding, {1, 1});
-  if (!x.device().is_cpu()) throw_no_kernel("avg_pool2d", x.device());
   Tensor y = empty(output_shape(x, g), x.options());
   Strides4 s = strides4(x);
-  cpu::avg_pool2d_forward(x.dtype(), g, count_include_pad, x.data(), s.data(), y.data());
+  KILN_DEVICE_CALL(x.device(), "avg_pool2d", avg_pool2d_forward, x.dtype(), g, count_include_pad, x.data(), s.data(),
+                   y.data());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<AvgPool2dNode>();
     node->geom = g;
@@ -174,10 +176,10 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
              "adaptive_avg_pool2d: output_size must be non-negative, got ", pair_str(output_size));
   g.Ho = output_size[0];
   g.Wo = output_size[1];
-  if (!x.device().is_cpu()) throw_no_kernel("adaptive_avg_pool2d", x.device());
   Tensor y = empty(output_shape(x, g), x.options());
   Strides4 s = strides4(x);
-  cpu::adaptive_avg_pool2d_forward(x.dtype(), g, x.data(), s.data(), y.data());
+  KILN_DEVICE_CALL(x.device(), "adaptive_avg_pool2d", adaptive_avg_pool2d_forward, x.dtype(), g, x.data(), s.data(),
+                   y.data());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<AdaptiveAvgPool2dNode>();
     node->geom = g;
@@ -192,10 +194,10 @@ Tensor upsample_nearest2d(const Tensor& x, Pair output_size) {
              pair_str(output_size));
   g.Ho = output_size[0];
   g.Wo = output_size[1];
-  if (!x.device().is_cpu()) throw_no_kernel("upsample_nearest2d", x.device());
   Tensor y = empty(output_shape(x, g), x.options());
   Strides4 s = strides4(x);
-  cpu::upsample_nearest2d_forward(x.dtype(), g, x.data(), s.data(), y.data());
+  KILN_DEVICE_CALL(x.device(), "upsample_nearest2d", upsample_nearest2d_forward, x.dtype(), g, x.data(), s.data(),
+                   y.data());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<UpsampleNearest2dNode>();
     node->geom = g;
