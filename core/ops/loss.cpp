@@ -1,24 +1,25 @@
 // Losses. cross_entropy is one fused op (log-softmax + NLL + label smoothing, forward and backward
 // kernels); binary_cross_entropy_with_logits, mse_loss and gaussian_kl are pointwise losses that share
 // one node: an elementwise kernel (math in kernels/common/loss_math.h), then the reduction.
+// On CUDA nothing syncs: cross_entropy's mean divides by the non-ignored count on the device, and a
+// target out of range gives NaN there instead of the CPU's error.
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
+#include "core/ops/reduce_util.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/loss.h"
-#include "kernels/cpu/reduce.h"
+#include "kernels/cuda/loss.h"
 
 namespace kiln {
 namespace {
 
-// Σ of all elements of a contiguous tensor, as a 0-d tensor (accumulated in double).
+// Σ of all elements of a tensor, as a 0-d tensor on its device (accumulated in double; no autograd).
 Tensor sum_all(const Tensor& t) {
-  Tensor y = empty({}, t.options());
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < t.dim(); ++d) dims.push_back(d);
-  cpu::reduce(cpu::ReduceKind::Sum, t.dtype(), t.shape(), t.strides().data(), t.data(), dims, y.data());
-  return y;
+  return reduce_forward(cpu::ReduceKind::Sum, "sum", t, dims, false);
 }
 
 // Strides of `t` (shape [N, d...]) seen as a tensor of rank + 1 with a class dim of stride 0 at index 1.
@@ -34,18 +35,23 @@ struct CrossEntropyNode final : Node {
   int64_t ignore_index;
   double label_smoothing;
   Reduction reduction;
-  double scale;  // 1/norm
+  double scale;  // 1/norm (CPU)
+  Tensor norm;   // CUDA with Mean: #non-ignored as a 0-d tensor on the device (scale is then 1)
   CrossEntropyNode() : Node(OpId::cross_entropy) {}
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     Tensor logits = saved(0), target = saved(1), lse = saved(2);
-    const Tensor& dy = g[0];
+    Tensor dy = g[0];
+    if (norm.defined()) {
+      NoGradGuard plain;
+      dy = div(dy, norm);  // dy/norm on the device: no host sync
+    }
     Strides dy_strides = reduction == Reduction::None ? with_class_dim(dy) : Strides(size_t(logits.dim()), 0);
     Strides target_strides = with_class_dim(target), lse_strides = with_class_dim(lse);
     Tensor dlogits = empty(logits.shape(), logits.options());
-    if (!logits.device().is_cpu()) throw_no_kernel(name(), logits.device());
-    cpu::cross_entropy_backward(logits.dtype(), logits.shape(), logits.data(), logits.strides().data(),
-                                target.data_ptr<int64_t>(), target_strides.data(), ignore_index, label_smoothing,
-                                lse.data(), lse_strides.data(), dy.data(), dy_strides.data(), scale, dlogits.data());
+    KILN_DEVICE_CALL(logits.device(), name(), cross_entropy_backward, logits.dtype(), logits.shape(), logits.data(),
+                     logits.strides().data(), target.data_ptr<int64_t>(), target_strides.data(), ignore_index,
+                     label_smoothing, lse.data(), lse_strides.data(), dy.data(), dy_strides.data(), scale,
+                     dlogits.data());
     return {dlogits, Tensor()};
   }
 };
@@ -62,10 +68,9 @@ struct PointwiseLossNode final : Node {
     Strides dy_strides = reduction == Reduction::None ? dy.strides() : Strides(size_t(a.dim()), 0);
     Tensor da = needs_input_grad(0) ? empty(a.shape(), a.options()) : Tensor();
     Tensor db = needs_input_grad(1) ? empty(b.shape(), b.options()) : Tensor();
-    if (!a.device().is_cpu()) throw_no_kernel(name(), a.device());
-    cpu::pointwise_loss_backward(kind, a.dtype(), a.shape(), a.data(), a.strides().data(), b.data(),
-                                 b.strides().data(), dy.data(), dy_strides.data(), scale,
-                                 da.defined() ? da.data() : nullptr, db.defined() ? db.data() : nullptr);
+    KILN_DEVICE_CALL(a.device(), name(), pointwise_loss_backward, kind, a.dtype(), a.shape(), a.data(),
+                     a.strides().data(), b.data(), b.strides().data(), dy.data(), dy_strides.data(), scale,
+                     da.defined() ? da.data() : nullptr, db.defined() ? db.data() : nullptr);
     return {da, db};
   }
 };
@@ -80,10 +85,9 @@ Tensor pointwise_loss(OpId id, PointwiseLoss kind, const Tensor& a, const Tensor
   KILN_CHECK(a.shape() == b.shape(), op, ": ", b_name, " shape ", shape_str(b.shape()), " does not match ", a_name,
              " shape ", shape_str(a.shape()), " (expand one explicitly if broadcasting is meant)");
   Device device = common_device(op, {&a, &b});
-  if (!device.is_cpu()) throw_no_kernel(op, device);
   Tensor elementwise = empty(a.shape(), a.options());
-  cpu::pointwise_loss_forward(kind, a.dtype(), a.shape(), a.data(), a.strides().data(), b.data(), b.strides().data(),
-                              elementwise.data());
+  KILN_DEVICE_CALL(device, op, pointwise_loss_forward, kind, a.dtype(), a.shape(), a.data(), a.strides().data(),
+                   b.data(), b.strides().data(), elementwise.data());
   Tensor y = elementwise;
   double scale = 1;
   if (reduction != Reduction::None) {
@@ -126,23 +130,46 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   KILN_CHECK(target.shape() == expected, "cross_entropy: target shape ", shape_str(target.shape()),
              " does not match logits shape ", shape_str(logits.shape()), " (expected target ", shape_str(expected),
              ": logits [N, C, d1, ...] with target [N, d1, ...])");
-  if (!device.is_cpu()) throw_no_kernel("cross_entropy", device);
 
   Tensor loss = empty(expected, logits.options()), lse = empty(expected, logits.options());
   Strides target_strides = with_class_dim(target), loss_strides = with_class_dim(loss), lse_strides = with_class_dim(lse);
-  int64_t counted = cpu::cross_entropy_forward(
-      logits.dtype(), logits.shape(), logits.data(), logits.strides().data(), target.data_ptr<int64_t>(),
-      target_strides.data(), options.ignore_index, options.label_smoothing, loss.data(), loss_strides.data(),
-      lse.data(), lse_strides.data());
   Tensor y = loss;
   double scale = 1;
-  if (options.reduction != Reduction::None) {
-    y = sum_all(loss);
-    if (options.reduction == Reduction::Mean) {  // the mean over non-ignored targets: NaN when all are ignored
-      scale = 1.0 / double(counted);
-      NoGradGuard plain;
-      y = div(y, double(counted));
+  Tensor norm;  // CUDA: the number of non-ignored targets, on the device
+  if (device.is_cpu()) {
+    int64_t counted = cpu::cross_entropy_forward(
+        logits.dtype(), logits.shape(), logits.data(), logits.strides().data(), target.data_ptr<int64_t>(),
+        target_strides.data(), options.ignore_index, options.label_smoothing, loss.data(), loss_strides.data(),
+        lse.data(), lse_strides.data());
+    if (options.reduction != Reduction::None) {
+      y = sum_all(loss);
+      if (options.reduction == Reduction::Mean) {  // the mean over non-ignored targets: NaN when all are ignored
+        scale = 1.0 / double(counted);
+        NoGradGuard plain;
+        y = div(y, double(counted));
+      }
     }
+  } else {
+#if KILN_HAVE_CUDA
+    // The count of non-ignored targets stays on the device (reading it would sync): the kernel marks
+    // each position valid (1) or ignored (0), and the mean divides by their sum there.
+    Tensor valid = empty(expected, logits.options());
+    Strides valid_strides = with_class_dim(valid);
+    cuda::cross_entropy_forward(logits.dtype(), logits.shape(), logits.data(), logits.strides().data(),
+                                target.data_ptr<int64_t>(), target_strides.data(), options.ignore_index,
+                                options.label_smoothing, loss.data(), loss_strides.data(), lse.data(),
+                                lse_strides.data(), valid.data(), valid_strides.data());
+    if (options.reduction != Reduction::None) {
+      y = sum_all(loss);
+      if (options.reduction == Reduction::Mean) {  // NaN when all are ignored (0/0), as on the CPU
+        norm = sum_all(valid);
+        NoGradGuard plain;
+        y = div(y, norm);
+      }
+    }
+#else
+    throw_no_kernel("cross_entropy", device);
+#endif
   }
   if (any_requires_grad({&logits})) {
     auto node = std::make_shared<CrossEntropyNode>();
@@ -150,6 +177,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
     node->label_smoothing = options.label_smoothing;
     node->reduction = options.reduction;
     node->scale = scale;
+    node->norm = norm;
     node->save(logits);
     node->save(target);
     node->save(lse);

@@ -9,6 +9,7 @@
 #include "core/ops/reduce_util.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cuda/reduce.h"
 
 namespace kiln {
 
@@ -27,8 +28,7 @@ std::vector<int64_t> reduction_dims(const Tensor& x, const std::vector<int64_t>&
 Tensor reduce_forward(cpu::ReduceKind kind, const char* op, const Tensor& x, const std::vector<int64_t>& dims,
                       bool keepdim) {
   Tensor y = empty(reduced_shape(x.shape(), dims, keepdim), x.options());
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
-  cpu::reduce(kind, x.dtype(), x.shape(), x.strides().data(), x.data(), dims, y.data());
+  KILN_DEVICE_CALL(x.device(), op, reduce, kind, x.dtype(), x.shape(), x.strides().data(), x.data(), dims, y.data());
   return y;
 }
 
@@ -121,8 +121,8 @@ struct ArgExtremeNode final : Node {
     Tensor indices = saved(0);
     Tensor dy = contiguous(g[0]);
     Tensor dx = empty(input_shape, dy.options());
-    if (!dy.device().is_cpu()) throw_no_kernel(name(), dy.device());
-    cpu::arg_reduce_backward(dy.dtype(), input_shape, dim, indices.data_ptr<int64_t>(), dy.data(), dx.data());
+    KILN_DEVICE_CALL(dy.device(), name(), arg_reduce_backward, dy.dtype(), input_shape, dim,
+                     indices.data_ptr<int64_t>(), dy.data(), dx.data());
     return {dx};
   }
 };
@@ -197,9 +197,8 @@ std::pair<Tensor, Tensor> arg_extreme(OpId id, bool is_max, const Tensor& x, int
   Shape out_shape = reduced_shape(x.shape(), {dim}, keepdim);
   Tensor indices = empty(out_shape, {.dtype = DType::Int64, .device = x.device()});
   Tensor values = want_values ? empty(out_shape, x.options()) : Tensor();
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
-  cpu::arg_reduce(is_max, x.dtype(), x.shape(), x.strides().data(), x.data(), dim,
-                  values.defined() ? values.data() : nullptr, indices.data_ptr<int64_t>());
+  KILN_DEVICE_CALL(x.device(), op, arg_reduce, is_max, x.dtype(), x.shape(), x.strides().data(), x.data(), dim,
+                   values.defined() ? values.data() : nullptr, indices.data_ptr<int64_t>());
   if (want_values && any_requires_grad({&x})) {
     auto node = std::make_shared<ArgExtremeNode>(id);
     node->input_shape = x.shape();
@@ -218,9 +217,8 @@ Tensor variance(OpId id, const Tensor& x, const std::vector<int64_t>& dims_in, i
   double n = 1;
   for (int64_t d : dims) n *= double(x.shape()[d]);
   Tensor y = empty(reduced_shape(x.shape(), dims, keepdim), x.options());
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
-  cpu::variance(x.dtype(), x.shape(), x.strides().data(), x.data(), dims, double(correction), id == OpId::stddev,
-                y.data());
+  KILN_DEVICE_CALL(x.device(), op, variance, x.dtype(), x.shape(), x.strides().data(), x.data(), dims,
+                   double(correction), id == OpId::stddev, y.data());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<VarianceNode>(id);
     node->input_shape = x.shape();
@@ -266,8 +264,8 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims_in, bool keep
   check_float("logsumexp", "x", x);
   std::vector<int64_t> dims = reduction_dims(x, dims_in, "logsumexp");
   Tensor y = empty(reduced_shape(x.shape(), dims, keepdim), x.options());
-  if (!x.device().is_cpu()) throw_no_kernel("logsumexp", x.device());
-  cpu::logsumexp(x.dtype(), x.shape(), x.strides().data(), x.data(), dims, y.data());
+  KILN_DEVICE_CALL(x.device(), "logsumexp", logsumexp, x.dtype(), x.shape(), x.strides().data(), x.data(), dims,
+                   y.data());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<LogSumExpNode>();
     node->input_shape = x.shape();

@@ -5,6 +5,7 @@
 #include "core/ops/ops.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/softmax.h"
+#include "kernels/cuda/softmax.h"
 
 namespace kiln {
 namespace {
@@ -16,9 +17,8 @@ struct SoftmaxNode final : Node {
     Tensor y = saved(0);
     const Tensor& dy = g[0];
     Tensor dx = empty(y.shape(), y.options());
-    if (!y.device().is_cpu()) throw_no_kernel(name(), y.device());
-    cpu::softmax_backward(op() == OpId::log_softmax, y.dtype(), y.shape(), dim, y.data(), y.strides().data(),
-                          dy.data(), dy.strides().data(), dx.data());
+    KILN_DEVICE_CALL(y.device(), name(), softmax_backward, op() == OpId::log_softmax, y.dtype(), y.shape(), dim,
+                     y.data(), y.strides().data(), dy.data(), dy.strides().data(), dx.data());
     return {dx};
   }
 };
@@ -29,8 +29,8 @@ Tensor softmax_op(OpId id, const Tensor& x, int64_t dim_in) {
   int64_t dim = wrap_dim(dim_in, x.dim(), op);
   if (x.dim() == 0) return view(softmax_op(id, reshape(x, {1}), 0), {});  // a 0-d tensor is a line of one
   Tensor y = empty(x.shape(), x.options());
-  if (!x.device().is_cpu()) throw_no_kernel(op, x.device());
-  cpu::softmax_forward(id == OpId::log_softmax, x.dtype(), x.shape(), dim, x.data(), x.strides().data(), y.data());
+  KILN_DEVICE_CALL(x.device(), op, softmax_forward, id == OpId::log_softmax, x.dtype(), x.shape(), dim, x.data(),
+                   x.strides().data(), y.data());
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<SoftmaxNode>(id);
     node->dim = dim;
