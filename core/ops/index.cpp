@@ -178,6 +178,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   } else {
 #if KILN_HAVE_CUDA
     // The CUDA kernel also takes x's size along dim: it checks the index values itself.
+    cuda::use_device(device.index);
     cuda::gather_forward(x.dtype(), index_shape, index_strides.data(), idx.data_ptr<int64_t>(), x_strides.data(),
                          x.data(), dim, y.data(), x_shape[size_t(dim)]);
 #else

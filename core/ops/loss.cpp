@@ -155,6 +155,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
     // each position valid (1) or ignored (0), and the mean divides by their sum there.
     Tensor valid = empty(expected, logits.options());
     Strides valid_strides = with_class_dim(valid);
+    cuda::use_device(device.index);
     cuda::cross_entropy_forward(logits.dtype(), logits.shape(), logits.data(), logits.strides().data(),
                                 target.data_ptr<int64_t>(), target_strides.data(), options.ignore_index,
                                 options.label_smoothing, loss.data(), loss_strides.data(), lse.data(),

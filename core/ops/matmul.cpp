@@ -131,6 +131,7 @@ void batched_matmul_into(Tensor a, Tensor b, const Tensor& y) {
   Shape batch = broadcast_shapes(batch_a, batch_b, "matmul");
 #if KILN_HAVE_CUDA
   if (a.device().is_cuda()) {
+    cuda::use_device(a.device().index);
     cuda_batched_matmul_into(std::move(a), std::move(b), y, batch);
     return;
   }
