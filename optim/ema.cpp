@@ -1,0 +1,85 @@
+#include "optim/ema.h"
+
+#include <cmath>
+
+#include "core/autograd/grad_mode.h"
+#include "core/error.h"
+#include "core/ops/ops.h"
+
+namespace kiln {
+
+EMA::EMA(const std::vector<Tensor>& params, double decay) : decay_(decay) {
+  KILN_CHECK(decay >= 0.0 && decay <= 1.0, "EMA: decay must be in [0, 1], got ", decay);
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params.size(); ++i) {
+    KILN_CHECK(params[i].defined(), "EMA: parameter ", i, " is undefined");
+    shadow_.push_back(clone(params[i].detach()));
+  }
+}
+
+void EMA::check_params(const char* who, const std::vector<Tensor>& params) const {
+  KILN_CHECK(params.size() == shadow_.size(), who, ": got ", params.size(), " parameters, the EMA has ",
+             shadow_.size());
+  for (size_t i = 0; i < params.size(); ++i)
+    KILN_CHECK(params[i].defined() && params[i].shape() == shadow_[i].shape(), who, ": parameter ", i,
+               " has shape ", params[i].defined() ? shape_str(params[i].shape()) : std::string("(undefined)"),
+               ", the EMA has ", shape_str(shadow_[i].shape()));
+}
+
+// ema ← decay·ema + (1 − decay)·p
+void EMA::update(const std::vector<Tensor>& params) {
+  check_params("EMA::update", params);
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params.size(); ++i) shadow_[i].mul_(decay_).add_(params[i], 1.0 - decay_);
+  ++num_updates_;
+}
+
+void EMA::copy_to(const std::vector<Tensor>& params) const {
+  check_params("EMA::copy_to", params);
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params.size(); ++i) Tensor(params[i]).copy_(shadow_[i]);
+}
+
+NamedTensors EMA::state_tensors() const {
+  NamedTensors out;
+  out.emplace_back("decay", from_vector(std::vector<double>{decay_}, Shape{}, {.dtype = DType::Float64}));
+  out.emplace_back("num_updates",
+                   from_vector(std::vector<int64_t>{num_updates_}, Shape{}, {.dtype = DType::Int64}));
+  for (size_t i = 0; i < shadow_.size(); ++i) out.emplace_back("shadow." + std::to_string(i), shadow_[i]);
+  return out;
+}
+
+void EMA::load_state_tensors(const NamedTensors& state) {
+  std::vector<bool> seen(shadow_.size(), false);
+  double decay = decay_;
+  int64_t updates = 0;
+  std::vector<std::pair<size_t, Tensor>> values;
+  for (const auto& [name, t] : state) {
+    KILN_CHECK(t.defined(), "EMA::load_state_tensors: '", name, "' is undefined");
+    if (name == "decay") {
+      decay = t.item();
+      KILN_CHECK(decay >= 0.0 && decay <= 1.0, "EMA::load_state_tensors: invalid decay ", decay);
+    } else if (name == "num_updates") {
+      updates = static_cast<int64_t>(t.item());
+    } else {
+      KILN_CHECK(name.rfind("shadow.", 0) == 0 && name.size() > 7 &&
+                     name.find_first_not_of("0123456789", 7) == std::string::npos,
+                 "EMA::load_state_tensors: unknown state '", name, "'");
+      size_t i = std::stoul(name.substr(7));
+      KILN_CHECK(i < shadow_.size(), "EMA::load_state_tensors: '", name, "' but the EMA has ", shadow_.size(),
+                 " tensors");
+      KILN_CHECK(t.shape() == shadow_[i].shape(), "EMA::load_state_tensors: '", name, "' has shape ",
+                 shape_str(t.shape()), ", expected ", shape_str(shadow_[i].shape()));
+      seen[i] = true;
+      values.emplace_back(i, t);
+    }
+  }
+  for (size_t i = 0; i < seen.size(); ++i)
+    KILN_CHECK(seen[i], "EMA::load_state_tensors: 'shadow.", i, "' is missing");
+  NoGradGuard no_grad;
+  for (auto& [i, t] : values) shadow_[i].copy_(t);
+  decay_ = decay;
+  num_updates_ = updates;
+}
+
+}  // namespace kiln

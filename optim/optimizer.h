@@ -1,0 +1,122 @@
+// Optimizers over a list of parameters (leaf tensors with requires_grad), with torch.optim's exact
+// update rules and defaults. Each update is composed from kiln ops (in-place add_/mul_/copy_ under
+// NoGradGuard), so it runs on any device the ops support; a fused multi-tensor CUDA kernel (one
+// launch for all parameters, like PyTorch's foreach/fused paths) is a later step.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace kiln {
+
+// Named state tensors, for checkpoints: "lr", "step_count", and per parameter "param.<i>.<name>"
+// (e.g. "param.0.exp_avg", "param.0.step").
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<Tensor> params, double lr);
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // One update of every parameter that has a gradient; parameters without one are skipped
+  // (their state and step count are left as they are, as in PyTorch).
+  void step();
+  // Sets every parameter's gradient to undefined (PyTorch's zero_grad(set_to_none=True)).
+  void zero_grad();
+
+  double lr() const { return lr_; }
+  void set_lr(double lr);                       // for schedules
+  int64_t step_count() const { return step_count_; }  // number of step() calls
+  int64_t param_step(size_t i) const;           // updates parameter i has received
+  const std::vector<Tensor>& params() const { return params_; }
+
+  // The whole state (learning rate, step counts, per-parameter buffers) as named tensors; the tensors
+  // are the live buffers (clone them to keep a snapshot while training continues).
+  NamedTensors state_tensors() const;
+  // Replaces the state with a saved one (from an optimizer of the same kind over parameters of the same
+  // shapes); buffers are copied onto each parameter's device and dtype. Unknown names are errors.
+  void load_state_tensors(const NamedTensors& state);
+
+ protected:
+  struct ParamState {
+    int64_t step = 0;
+    NamedTensors buffers;  // e.g. {"exp_avg", t}
+    Tensor* find(const std::string& name);
+  };
+  // Updates parameter i (grad defined, grad mode off). state.step is already incremented.
+  virtual void update(Tensor param, const Tensor& grad, ParamState& state) = 0;
+  // The buffer names this optimizer may keep per parameter (for load_state_tensors' checks).
+  virtual std::vector<std::string> buffer_names() const = 0;
+  // The buffer `name` of `state`, created as zeros like `param` when missing.
+  static Tensor buffer(ParamState& state, const std::string& name, const Tensor& param);
+
+ private:
+  std::vector<Tensor> params_;
+  std::vector<ParamState> state_;
+  double lr_;
+  int64_t step_count_ = 0;
+};
+
+// torch.optim.SGD:  g ← g + wd·p ;  b ← g on the first step, else μ·b + (1−dampening)·g ;
+//                   g ← g + μ·b (nesterov) or b ;  p ← p − lr·g
+struct SGDOptions {
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+};
+class SGD : public Optimizer {
+ public:
+  SGD(std::vector<Tensor> params, double lr, SGDOptions options = {});
+  const SGDOptions& options() const { return options_; }
+
+ protected:
+  void update(Tensor param, const Tensor& grad, ParamState& state) override;
+  std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
+
+ private:
+  SGDOptions options_;
+};
+
+// torch.optim.Adam (L2 weight decay added to the gradient) and AdamW (decoupled: p ← p·(1 − lr·wd)):
+//   m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g² ;  v̂ ← max(v̂, v) (amsgrad)
+//   denom = √v / √(1−β2ᵗ) + eps ;  p ← p − lr/(1−β1ᵗ) · m/denom
+struct AdamOptions {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;  // AdamW's default is 1e-2 (see AdamW)
+  bool amsgrad = false;
+};
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<Tensor> params, double lr = 1e-3, AdamOptions options = {});
+  const AdamOptions& options() const { return options_; }
+
+ protected:
+  Adam(std::vector<Tensor> params, double lr, AdamOptions options, bool decoupled);
+  void update(Tensor param, const Tensor& grad, ParamState& state) override;
+  std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+
+ private:
+  AdamOptions options_;
+  bool decoupled_;  // AdamW
+};
+
+// AdamOptions with AdamW's default weight decay (1e-2).
+inline AdamOptions adamw_defaults() {
+  AdamOptions o;
+  o.weight_decay = 1e-2;
+  return o;
+}
+class AdamW : public Adam {
+ public:
+  AdamW(std::vector<Tensor> params, double lr = 1e-3, AdamOptions options = adamw_defaults());
+};
+
+}  // namespace kiln
