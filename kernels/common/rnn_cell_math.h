@@ -3,6 +3,7 @@
 // LSTM (i, f, g, o), GRU (r, z, n). Matrix products (x·Wᵀ, h·Wᵀ) are done before, by linear/matmul.
 #pragma once
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/common/host_device.h"
 #include "kernels/common/unary_math.h"
@@ -51,6 +52,64 @@ KILN_HD void gru_unit_backward(T gi_r, T gi_z, T gi_n, T gh_r, T gh_z, T gh_n, T
   da_r = da_n * gh_n * r * (T(1) - r);
   da_z = dh * (h_prev - n) * z * (T(1) - z);
   dh_prev = dh * z;
+}
+
+// The layout of the fused cells, shared by the CPU loop and the CUDA kernel: element `at` = n·H + j of
+// the [N, H] states; gates row n holds LSTM's (i, f, g, o) at j, H + j, 2H + j, 3H + j and GRU's
+// (r, z, n) at j, H + j, 2H + j. Gradient outputs may be null (not needed).
+template <class T>
+KILN_HD void lstm_element_forward(int64_t at, int64_t H, const T* gates, const T* c_prev, T* h, T* c) {
+  const int64_t n = at / H, j = at - n * H;
+  const T* row = gates + n * 4 * H;
+  lstm_unit_forward(row[j], row[H + j], row[2 * H + j], row[3 * H + j], c_prev[at], h[at], c[at]);
+}
+
+template <class T>
+KILN_HD void lstm_element_backward(int64_t at, int64_t H, const T* gates, const T* c_prev, const T* c, const T* dh,
+                                   const T* dc, T* dgates, T* dc_prev) {
+  const int64_t n = at / H, j = at - n * H;
+  const T* row = gates + n * 4 * H;
+  T gi, gf, gg, go, gc;
+  lstm_unit_backward(row[j], row[H + j], row[2 * H + j], row[3 * H + j], c_prev[at], c[at], dh[at], dc[at], gi, gf, gg,
+                     go, gc);
+  if (dgates) {
+    T* drow = dgates + n * 4 * H;
+    drow[j] = gi;
+    drow[H + j] = gf;
+    drow[2 * H + j] = gg;
+    drow[3 * H + j] = go;
+  }
+  if (dc_prev) dc_prev[at] = gc;
+}
+
+template <class T>
+KILN_HD void gru_element_forward(int64_t at, int64_t H, const T* gi, const T* gh, const T* h_prev, T* h) {
+  const int64_t n = at / H, j = at - n * H;
+  const T *ri = gi + n * 3 * H, *rh = gh + n * 3 * H;
+  h[at] = gru_unit_forward(ri[j], ri[H + j], ri[2 * H + j], rh[j], rh[H + j], rh[2 * H + j], h_prev[at]);
+}
+
+template <class T>
+KILN_HD void gru_element_backward(int64_t at, int64_t H, const T* gi, const T* gh, const T* h_prev, const T* dh, T* dgi,
+                                  T* dgh, T* dh_prev) {
+  const int64_t n = at / H, j = at - n * H;
+  const T *ri = gi + n * 3 * H, *rh = gh + n * 3 * H;
+  T da_r, da_z, dgi_n, dgh_n, dhprev_j;
+  gru_unit_backward(ri[j], ri[H + j], ri[2 * H + j], rh[j], rh[H + j], rh[2 * H + j], h_prev[at], dh[at], da_r, da_z,
+                    dgi_n, dgh_n, dhprev_j);
+  if (dgi) {
+    T* d = dgi + n * 3 * H;
+    d[j] = da_r;
+    d[H + j] = da_z;
+    d[2 * H + j] = dgi_n;
+  }
+  if (dgh) {
+    T* d = dgh + n * 3 * H;
+    d[j] = da_r;
+    d[H + j] = da_z;
+    d[2 * H + j] = dgh_n;
+  }
+  if (dh_prev) dh_prev[at] = dhprev_j;
 }
 
 }  // namespace kiln

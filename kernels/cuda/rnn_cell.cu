@@ -11,71 +11,32 @@
 namespace kiln::cuda {
 namespace {
 
-// Thread per (n, j): gates row n holds (i, f, g, o) at j, H + j, 2H + j, 3H + j.
+// Each kernel: one thread per state element at = n·H + j (grid-stride), applying the shared per-element
+// function of kernels/common/rnn_cell_math.h (which also holds the gate layout).
 template <class T>
 __global__ void lstm_forward_kernel(int64_t N, int64_t H, const T* a, const T* cp, T* h, T* c) {
-  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < N * H; at += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t n = at / H, j = at - n * H;
-    const T* row = a + n * 4 * H;
-    lstm_unit_forward(row[j], row[H + j], row[2 * H + j], row[3 * H + j], cp[at], h[at], c[at]);
-  }
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < N * H; at += int64_t(gridDim.x) * blockDim.x)
+    lstm_element_forward(at, H, a, cp, h, c);
 }
 
-// Thread per (n, j).
 template <class T>
 __global__ void lstm_backward_kernel(int64_t N, int64_t H, const T* a, const T* cp, const T* cn, const T* dh,
                                      const T* dc, T* da, T* dcprev) {
-  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < N * H; at += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t n = at / H, j = at - n * H;
-    const T* row = a + n * 4 * H;
-    T gi, gf, gg, go, gc;
-    lstm_unit_backward(row[j], row[H + j], row[2 * H + j], row[3 * H + j], cp[at], cn[at], dh[at], dc[at], gi, gf, gg,
-                       go, gc);
-    if (da) {
-      T* drow = da + n * 4 * H;
-      drow[j] = gi;
-      drow[H + j] = gf;
-      drow[2 * H + j] = gg;
-      drow[3 * H + j] = go;
-    }
-    if (dcprev) dcprev[at] = gc;
-  }
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < N * H; at += int64_t(gridDim.x) * blockDim.x)
+    lstm_element_backward(at, H, a, cp, cn, dh, dc, da, dcprev);
 }
 
-// Thread per (n, j): gi/gh row n holds (r, z, n) at j, H + j, 2H + j.
 template <class T>
 __global__ void gru_forward_kernel(int64_t N, int64_t H, const T* gi, const T* gh, const T* hprev, T* h) {
-  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < N * H; at += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t n = at / H, j = at - n * H;
-    const T *ri = gi + n * 3 * H, *rh = gh + n * 3 * H;
-    h[at] = gru_unit_forward(ri[j], ri[H + j], ri[2 * H + j], rh[j], rh[H + j], rh[2 * H + j], hprev[at]);
-  }
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < N * H; at += int64_t(gridDim.x) * blockDim.x)
+    gru_element_forward(at, H, gi, gh, hprev, h);
 }
 
-// Thread per (n, j).
 template <class T>
 __global__ void gru_backward_kernel(int64_t N, int64_t H, const T* gi, const T* gh, const T* hprev, const T* dh,
                                     T* dgi, T* dgh, T* dhprev) {
-  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < N * H; at += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t n = at / H, j = at - n * H;
-    const T *ri = gi + n * 3 * H, *rh = gh + n * 3 * H;
-    T da_r, da_z, dgi_n, dgh_n, dhprev_j;
-    gru_unit_backward(ri[j], ri[H + j], ri[2 * H + j], rh[j], rh[H + j], rh[2 * H + j], hprev[at], dh[at], da_r, da_z,
-                      dgi_n, dgh_n, dhprev_j);
-    if (dgi) {
-      T* d = dgi + n * 3 * H;
-      d[j] = da_r;
-      d[H + j] = da_z;
-      d[2 * H + j] = dgi_n;
-    }
-    if (dgh) {
-      T* d = dgh + n * 3 * H;
-      d[j] = da_r;
-      d[H + j] = da_z;
-      d[2 * H + j] = dgh_n;
-    }
-    if (dhprev) dhprev[at] = dhprev_j;
-  }
+  for (int64_t at = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; at < N * H; at += int64_t(gridDim.x) * blockDim.x)
+    gru_element_backward(at, H, gi, gh, hprev, dh, dgi, dgh, dhprev);
 }
 
 }  // namespace
