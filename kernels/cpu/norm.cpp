@@ -18,6 +18,21 @@ double bias_at(const T* b, int64_t i) {
   return b ? double(b[i]) : 0.0;
 }
 
+// Mean and biased variance of n contiguous values, in two passes (the mean, then Σ(x − μ)²), which
+// stays accurate when |μ| ≫ σ.
+struct MeanVar {
+  double mean, var;
+};
+template <class T>
+MeanVar mean_var(const T* p, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += double(p[i]);
+  const double mu = s / double(n);
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += (double(p[i]) - mu) * (double(p[i]) - mu);
+  return {mu, ss / double(n)};
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------ batch norm
@@ -106,12 +121,8 @@ void layer_norm_forward(DType dtype, int64_t M, int64_t K, const void* x, const 
     T *yp = static_cast<T*>(y), *mp = static_cast<T*>(mean), *rp = static_cast<T*>(rstd);
     for (int64_t m = 0; m < M; ++m) {
       const T* row = xp + m * K;
-      double s = 0;
-      for (int64_t k = 0; k < K; ++k) s += double(row[k]);
-      const double mu = s / double(K);
-      double ss = 0;
-      for (int64_t k = 0; k < K; ++k) ss += (double(row[k]) - mu) * (double(row[k]) - mu);
-      const double r = norm_rstd(ss / double(K), eps);
+      const auto [mu, var] = mean_var(row, K);
+      const double r = norm_rstd(var, eps);
       mp[m] = T(mu);
       rp[m] = T(r);
       for (int64_t k = 0; k < K; ++k) yp[m * K + k] = T((double(row[k]) - mu) * r * weight_at(wp, k) + bias_at(bp, k));
@@ -162,12 +173,8 @@ void group_norm_forward(DType dtype, int64_t N, int64_t C, int64_t S, int64_t G,
     const int64_t cg = C / G, size = cg * S;
     for (int64_t ng = 0; ng < N * G; ++ng) {
       const T* block = xp + ng * size;
-      double s = 0;
-      for (int64_t e = 0; e < size; ++e) s += double(block[e]);
-      const double mu = s / double(size);
-      double ss = 0;
-      for (int64_t e = 0; e < size; ++e) ss += (double(block[e]) - mu) * (double(block[e]) - mu);
-      const double r = norm_rstd(ss / double(size), eps);
+      const auto [mu, var] = mean_var(block, size);
+      const double r = norm_rstd(var, eps);
       mp[ng] = T(mu);
       rp[ng] = T(r);
       for (int64_t e = 0; e < size; ++e) {
