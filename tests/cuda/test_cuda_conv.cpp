@@ -7,33 +7,19 @@
 
 #include "core/cuda_context.h"
 #include "cuda/conformance.h"
+#include "ops/conv_case.h"
 #include "kernels/cuda/conv.h"
 #include "kernels/cuda/sgemm.h"
 #include "kernels/cudnn/cudnn_conv.h"
 
 using namespace kiln;
+using kiln::test::ConvCase;
+using kiln::test::describe;
 using kiln::test::random_input;
 using kiln::test::Tolerance;
 
 #if KILN_HAVE_CUDA  // (every test below needs the CUDA switches; a CPU-only build only reports the skips)
 namespace {
-
-struct ConvCase {
-  int64_t n, c_in, h, w, c_out, kh, kw;
-  Pair stride, padding, dilation;
-  int64_t groups;
-  bool bias;
-  Pair output_padding = {0, 0};  // conv_transpose2d only
-};
-
-std::string describe(const ConvCase& c) {
-  std::ostringstream os;
-  os << "N " << c.n << " C_in " << c.c_in << " " << c.h << "×" << c.w << " C_out " << c.c_out << " k " << c.kh << "×"
-     << c.kw << " stride (" << c.stride[0] << ", " << c.stride[1] << ") padding (" << c.padding[0] << ", "
-     << c.padding[1] << ") dilation (" << c.dilation[0] << ", " << c.dilation[1] << ") groups " << c.groups
-     << " output_padding (" << c.output_padding[0] << ", " << c.output_padding[1] << ") bias " << c.bias;
-  return os.str();
-}
 
 // How a test runs the CUDA convolutions; restores every switch when it ends.
 struct ConvSettings {

@@ -4,9 +4,12 @@
 #include <functional>
 
 #include "kiln_test.h"
+#include "ops/conv_case.h"
 
 using namespace kiln;
 using kiln::test::f64;
+using kiln::test::ConvCase;
+using kiln::test::describe;
 using kiln::test::random_input;
 
 namespace {
@@ -16,23 +19,6 @@ struct BlasSwitch {
   explicit BlasSwitch(bool on) { set_cpu_blas_enabled(on); }
   ~BlasSwitch() { set_cpu_blas_enabled(previous); }
 };
-
-struct ConvCase {
-  int64_t n, c_in, h, w, c_out, kh, kw;
-  Pair stride, padding, dilation;
-  int64_t groups;
-  bool bias;
-  Pair output_padding = {0, 0};  // conv_transpose2d only
-};
-
-std::string describe(const ConvCase& c) {
-  std::ostringstream os;
-  os << "N " << c.n << " C_in " << c.c_in << " " << c.h << "×" << c.w << " C_out " << c.c_out << " k " << c.kh << "×"
-     << c.kw << " stride (" << c.stride[0] << ", " << c.stride[1] << ") padding (" << c.padding[0] << ", "
-     << c.padding[1] << ") dilation (" << c.dilation[0] << ", " << c.dilation[1] << ") groups " << c.groups
-     << " output_padding (" << c.output_padding[0] << ", " << c.output_padding[1] << ") bias " << c.bias;
-  return os.str();
-}
 
 // The direct 7-loop convolution (n, c_out, oh, ow, c_in of the group, kh, kw), PyTorch's definition.
 std::vector<double> naive_conv2d(const ConvCase& c, const Tensor& x, const Tensor& w, const Tensor& b, Shape& shape) {
