@@ -38,6 +38,10 @@ struct CloseResult {
 CloseResult all_close(const Tensor& actual, const std::vector<double>& expected, double atol = 1e-6, double rtol = 1e-6);
 CloseResult all_close(const Tensor& actual, const Tensor& expected, double atol = 1e-6, double rtol = 1e-6);
 
+// The path of a file in tests/golden/ (expected values written by an independent implementation,
+// see tests/golden/README.md).
+inline std::string golden_path(const std::string& file) { return std::string(KILN_GOLDEN_DIR) + "/" + file; }
+
 }  // namespace kiln::test
 
 // CHECK_CLOSE(actual, expected[, atol, rtol]): the tolerance is stated at the call site.
