@@ -9,9 +9,10 @@ cd "$(dirname "$0")"
 run_demo=1
 [ "${1:-}" = "--no-run" ] && run_demo=0
 
-# Build tools, test framework, BLAS, zlib, single-file image libraries, and the data sets.
+# Build tools, test framework, BLAS, zlib, single-file image libraries, and the data sets (images,
+# text, MIDI music).
 packages=(build-essential cmake ninja-build pkg-config catch2 libopenblas-dev zlib1g-dev libstb-dev
-          dataset-fashion-mnist fortunes)
+          dataset-fashion-mnist fortunes planetblupi-music-midi pianobooster)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,34 +1,12 @@
 #include "data/idx.h"
 
-#include <zlib.h>
-
 #include <filesystem>
 
 #include "core/error.h"
+#include "data/file_bytes.h"
 
 namespace kiln::data {
 namespace {
-
-// Reads a whole file through zlib (gzread passes uncompressed files through unchanged).
-std::vector<uint8_t> read_all(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  KILN_CHECK(f != nullptr, "cannot open '", path, "'");
-  std::vector<uint8_t> out;
-  uint8_t buf[1 << 16];
-  while (true) {
-    int n = gzread(f, buf, sizeof buf);
-    if (n < 0) {
-      int code = 0;
-      std::string why = gzerror(f, &code);
-      gzclose(f);
-      KILN_FAIL("cannot read '", path, "': corrupt gzip data (", why, ")");
-    }
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
-  }
-  gzclose(f);
-  return out;
-}
 
 uint32_t big_endian_u32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
@@ -37,7 +15,7 @@ uint32_t big_endian_u32(const uint8_t* p) {
 }  // namespace
 
 IdxArray read_idx(const std::string& path) {
-  std::vector<uint8_t> raw = read_all(path);
+  std::vector<uint8_t> raw = read_file_bytes(path);
   KILN_CHECK(raw.size() >= 4, "'", path, "' is not an IDX file: only ", raw.size(), " bytes");
   KILN_CHECK(raw[0] == 0 && raw[1] == 0, "'", path, "' is not an IDX file: the first two bytes are ", int(raw[0]), " ",
              int(raw[1]), ", expected 0 0");

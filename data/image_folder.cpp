@@ -1,0 +1,79 @@
+#include "data/image_folder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+
+#include "core/error.h"
+#include "data/image_io.h"
+
+namespace kiln::data {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  for (const char* known : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".psd", ".pgm", ".ppm", ".pnm"})
+    if (ext == known) return true;
+  return false;
+}
+
+}  // namespace
+
+ImageFolder load_image_folder(const std::string& root, const ImageFolderOptions& options) {
+  KILN_CHECK(options.channels == 1 || options.channels == 3, "image folder: channels must be 1 or 3, got ",
+             options.channels);
+  KILN_CHECK(options.size >= 1 && options.size <= 4096, "image folder: image size ", options.size,
+             " is out of range (1 to 4096)");
+  KILN_CHECK(fs::is_directory(root), "image folder '", root, "' does not exist or is not a folder");
+  std::vector<fs::path> paths;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied);
+       it != fs::recursive_directory_iterator(); ++it)
+    if (it->is_regular_file() && is_image_file(it->path())) paths.push_back(it->path());
+  std::sort(paths.begin(), paths.end());
+
+  ImageFolder folder;
+  std::map<std::string, int64_t> class_index;
+  for (const fs::path& p : paths) {
+    const fs::path parent = p.parent_path().lexically_relative(root);
+    class_index.emplace(parent == "." ? "" : parent.string(), 0);
+  }
+  for (auto& [name, index] : class_index) {
+    index = int64_t(folder.classes.size());
+    folder.classes.push_back(name);
+  }
+
+  const int64_t plane = int64_t(options.size) * options.size;
+  const int64_t per_image = plane * options.channels;
+  std::vector<float> pixels;
+  std::vector<int64_t> labels;
+  for (const fs::path& p : paths) {
+    Image image;
+    try {
+      image = center_crop_resize(read_image(p.string(), options.channels), options.size);
+    } catch (const Error& e) {
+      folder.skipped.push_back(p.string() + ": " + e.what());
+      continue;
+    }
+    // Interleaved HWC bytes → planar CHW floats in [0, 1].
+    const size_t base = pixels.size();
+    pixels.resize(base + size_t(per_image));
+    for (int64_t c = 0; c < options.channels; ++c)
+      for (int64_t i = 0; i < plane; ++i)
+        pixels[base + size_t(c * plane + i)] = float(image.pixels[size_t(i * options.channels + c)]) / 255.0f;
+    const fs::path parent = p.parent_path().lexically_relative(root);
+    labels.push_back(class_index.at(parent == "." ? "" : parent.string()));
+    folder.files.push_back(p.string());
+  }
+  KILN_CHECK(!labels.empty(), "image folder '", root, "' has no usable images (", paths.size(),
+             " image files found, ", folder.skipped.size(), " could not be decoded)");
+  const int64_t n = int64_t(labels.size());
+  folder.data.images = from_vector(pixels, {n, options.channels, options.size, options.size});
+  folder.data.labels = from_vector(labels, {n}, {.dtype = DType::Int64});
+  return folder;
+}
+
+}  // namespace kiln::data

@@ -1,0 +1,73 @@
+#include "data/image_io.h"
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+#include <stb/stb_image_write.h>
+
+#include <algorithm>
+#include <climits>
+#include <memory>
+
+#include "core/error.h"
+#include "core/serialization/atomic_file.h"
+#include "data/file_bytes.h"
+
+namespace kiln::data {
+
+Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, int channels) {
+  KILN_CHECK(channels == 1 || channels == 3, "decode_image: channels must be 1 or 3, got ", channels);
+  KILN_CHECK(!bytes.empty(), "image '", name, "' is empty");
+  KILN_CHECK(bytes.size() <= size_t(INT_MAX), "image '", name, "' is too large (", bytes.size(), " bytes)");
+  int w = 0, h = 0, in_file = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> data(
+      stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &in_file, channels), stbi_image_free);
+  KILN_CHECK(data != nullptr, "image '", name, "' cannot be decoded: ", stbi_failure_reason());
+  Image image{w, h, channels, {}};
+  image.pixels.assign(data.get(), data.get() + size_t(w) * size_t(h) * size_t(channels));
+  return image;
+}
+
+Image read_image(const std::string& path, int channels) { return decode_image(read_file_bytes(path), path, channels); }
+
+Image center_crop_resize(const Image& image, int size) {
+  KILN_CHECK(size > 0, "center_crop_resize: size must be positive, got ", size);
+  const int side = std::min(image.width, image.height);
+  KILN_CHECK(side > 0, "center_crop_resize: empty image");
+  const int x0 = (image.width - side) / 2, y0 = (image.height - side) / 2;
+  const int stride = image.width * image.channels;
+  const uint8_t* corner = image.pixels.data() + size_t(y0) * size_t(stride) + size_t(x0) * size_t(image.channels);
+  Image out{size, size, image.channels, std::vector<uint8_t>(size_t(size) * size_t(size) * size_t(image.channels))};
+  if (side == size) {  // a plain crop: copied, not resampled (the filter would blur it slightly)
+    const size_t row = size_t(size) * size_t(image.channels);
+    for (int y = 0; y < size; ++y)
+      std::copy(corner + size_t(y) * size_t(stride), corner + size_t(y) * size_t(stride) + row,
+                out.pixels.begin() + int64_t(size_t(y) * row));
+    return out;
+  }
+  KILN_CHECK(stbir_resize_uint8(corner, side, side, stride, out.pixels.data(), size, size, 0, image.channels) == 1,
+             "center_crop_resize: resizing failed");
+  return out;
+}
+
+std::vector<uint8_t> encode_png(const Image& image) {
+  KILN_CHECK((image.channels == 1 || image.channels == 3) && image.width > 0 && image.height > 0 &&
+                 image.pixels.size() == size_t(image.width) * size_t(image.height) * size_t(image.channels),
+             "encode_png: inconsistent image ", image.width, "x", image.height, "x", image.channels, " with ",
+             image.pixels.size(), " bytes");
+  std::vector<uint8_t> png;
+  auto append = [](void* context, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(context);
+    out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  KILN_CHECK(stbi_write_png_to_func(append, &png, image.width, image.height, image.channels, image.pixels.data(),
+                                    image.width * image.channels) != 0,
+             "encode_png: encoding failed");
+  return png;
+}
+
+void write_png(const std::string& path, const Image& image) {
+  std::vector<uint8_t> png = encode_png(image);
+  write_file_atomically(path, png.data(), png.size());
+}
+
+}  // namespace kiln::data

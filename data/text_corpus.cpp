@@ -1,0 +1,148 @@
+#include "data/text_corpus.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.h"
+#include "data/file_bytes.h"
+
+namespace kiln::data {
+namespace fs = std::filesystem;
+
+// UTF-8: 0xxxxxxx | 110xxxxx 10xxxxxx | 1110xxxx 10xxxxxx×2 | 11110xxx 10xxxxxx×3, shortest form only,
+// no surrogates (U+D800–DFFF), nothing above U+10FFFF.
+int64_t first_invalid_utf8(const std::vector<uint8_t>& b) {
+  const size_t n = b.size();
+  for (size_t i = 0; i < n;) {
+    const uint8_t c = b[i];
+    int len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return int64_t(i);
+    }
+    if (i + size_t(len) > n) return int64_t(i);
+    for (int k = 1; k < len; ++k) {
+      if ((b[i + size_t(k)] & 0xC0) != 0x80) return int64_t(i);
+      cp = (cp << 6) | (b[i + size_t(k)] & 0x3F);
+    }
+    const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return int64_t(i);
+    i += size_t(len);
+  }
+  return -1;
+}
+
+void TextCorpus::build_vocabulary(const std::vector<uint8_t>& text) {
+  std::array<bool, 256> seen{};
+  for (uint8_t c : text) seen[c] = true;
+  vocabulary.clear();
+  byte_to_id_.fill(-1);
+  for (int c = 0; c < 256; ++c)
+    if (seen[size_t(c)]) {
+      byte_to_id_[size_t(c)] = int32_t(vocabulary.size());
+      vocabulary.push_back(uint8_t(c));
+    }
+}
+
+std::vector<int64_t> TextCorpus::encode(const std::string& text) const {
+  std::vector<int64_t> ids;
+  ids.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const uint8_t c = uint8_t(text[i]);
+    KILN_CHECK(byte_to_id_[c] >= 0, "text byte 0x", std::hex, int(c), std::dec, " at position ", i,
+               " is not in the corpus vocabulary (", vocabulary.size(), " byte values)");
+    ids.push_back(byte_to_id_[c]);
+  }
+  return ids;
+}
+
+std::string TextCorpus::decode(const std::vector<int64_t>& ids) const {
+  std::string text;
+  text.reserve(ids.size());
+  for (int64_t id : ids) {
+    KILN_CHECK(id >= 0 && id < vocabulary_size(), "token id ", id, " is outside the vocabulary (0 to ",
+               vocabulary_size() - 1, ")");
+    text.push_back(char(vocabulary[size_t(id)]));
+  }
+  return text;
+}
+
+namespace {
+
+// The files of a folder the corpus takes, sorted by path; the others go to `skipped`.
+std::vector<fs::path> text_files(const fs::path& dir, std::vector<std::string>& skipped) {
+  std::vector<fs::path> files;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied);
+       it != fs::recursive_directory_iterator(); ++it) {
+    const fs::path& p = it->path();
+    const bool hidden = p.filename().string().starts_with(".");
+    if (it->is_directory() && hidden) it.disable_recursion_pending();
+    if (hidden || it->is_symlink() || !it->is_regular_file()) continue;
+    if (p.extension() == ".dat") {
+      skipped.push_back(p.string() + ": a fortune index file (.dat), not text");
+      continue;
+    }
+    files.push_back(p);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+Tensor ids_tensor(const std::vector<int64_t>& ids, size_t begin, size_t end) {
+  std::vector<int64_t> part(ids.begin() + int64_t(begin), ids.begin() + int64_t(end));
+  return from_vector(part, {int64_t(part.size())}, {.dtype = DType::Int64});
+}
+
+}  // namespace
+
+TextCorpus load_text_corpus(const std::string& path, double validation_fraction) {
+  KILN_CHECK(validation_fraction >= 0.0 && validation_fraction < 1.0, "text corpus: validation fraction ",
+             validation_fraction, " must be in [0, 1)");
+  KILN_CHECK(fs::exists(path), "text corpus '", path, "' does not exist",
+             path == kFortunesDir ? " (install Debian's fortunes package, or pass --data FILE_OR_FOLDER)"
+                                  : " (pass --data with a UTF-8 text file or a folder of them)");
+  TextCorpus corpus;
+  std::vector<uint8_t> all;
+  auto take = [&](const std::string& file, std::vector<uint8_t> bytes) {
+    all.insert(all.end(), bytes.begin(), bytes.end());
+    corpus.files.push_back(file);
+  };
+  if (fs::is_directory(path)) {
+    for (const fs::path& p : text_files(path, corpus.skipped)) {
+      std::vector<uint8_t> bytes = read_file_bytes(p.string());
+      const int64_t bad = first_invalid_utf8(bytes);
+      if (bad >= 0)
+        corpus.skipped.push_back(p.string() + ": not UTF-8 text (invalid byte sequence at offset " +
+                                 std::to_string(bad) + ")");
+      else
+        take(p.string(), std::move(bytes));
+    }
+    KILN_CHECK(!corpus.files.empty(), "text corpus folder '", path, "' has no UTF-8 text files (",
+               corpus.skipped.size(), " skipped)");
+  } else {
+    std::vector<uint8_t> bytes = read_file_bytes(path);
+    const int64_t bad = first_invalid_utf8(bytes);
+    KILN_CHECK(bad < 0, "text file '", path, "' is not UTF-8: invalid byte sequence at offset ", bad);
+    take(path, std::move(bytes));
+  }
+  KILN_CHECK(all.size() >= 2, "text corpus '", path, "' has ", all.size(), " bytes: too little text to train on");
+  corpus.bytes = int64_t(all.size());
+  corpus.build_vocabulary(all);
+  std::vector<int64_t> ids(all.size());
+  for (size_t i = 0; i < all.size(); ++i) ids[i] = corpus.id_of(all[i]);
+  const size_t n_train = size_t(double(ids.size()) * (1.0 - validation_fraction));
+  corpus.train = ids_tensor(ids, 0, n_train);
+  corpus.validation = ids_tensor(ids, n_train, ids.size());
+  return corpus;
+}
+
+}  // namespace kiln::data
