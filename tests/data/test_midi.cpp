@@ -1,8 +1,10 @@
 // MIDI files: hand-assembled bytes (running status, meta and sysex events), write → read round trips,
 // the tempo map, note extraction, the event tokenization, and corrupt files reported by name.
 #include <filesystem>
+#include <fstream>
 
 #include "data/midi.h"
+#include "data/midi_corpus.h"
 #include "data/midi_tokens.h"
 #include "kiln_test.h"
 
@@ -195,4 +197,43 @@ TEST_CASE("MIDI: Debian's MIDI files parse and re-encode to the same events", "[
     ++files;
   }
   CHECK(files > 0);
+}
+
+TEST_CASE("MIDI corpus: folders become one token stream; corrupt files are skipped and listed", "[data][midi]") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / "kiln_test_midi" / "corpus";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  write_midi((dir / "a.mid").string(), notes_to_midi({{60, 100, 0.0, 0.5, 0}, {62, 100, 0.5, 1.0, 0}}));
+  write_midi((dir / "b.mid").string(), notes_to_midi({{64, 90, 0.0, 0.25, 0}}));
+  {
+    std::vector<uint8_t> bad = one_track_file({0x00, 0x3C, 0x40});
+    std::ofstream(dir / "bad.mid", std::ios::binary).write(reinterpret_cast<const char*>(bad.data()), std::streamsize(bad.size()));
+  }
+  MidiCorpus c = load_midi_corpus({dir.string()}, 0.0);
+  CHECK(c.files.size() == 2);
+  REQUIRE(c.skipped.size() == 1);
+  CHECK(c.skipped[0].find("bad.mid: MIDI file") != std::string::npos);
+  std::vector<int64_t> tokens = c.train.to_vector<int64_t>();
+  std::vector<int32_t> a = encode_notes({{60, 100, 0.0, 0.5, 0}, {62, 100, 0.5, 1.0, 0}});
+  std::vector<int32_t> b = encode_notes({{64, 90, 0.0, 0.25, 0}});
+  REQUIRE(tokens.size() == a.size() + b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(tokens[i] == a[i]);
+  for (size_t i = 0; i < b.size(); ++i) CHECK(tokens[a.size() + i] == b[i]);
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({(dir / "bad.mid").string()}), "bad.mid' is corrupt");
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({"/nonexistent/music"}), "'/nonexistent/music' does not exist");
+}
+
+TEST_CASE("MIDI corpus: Debian's music", "[data][midi]") {
+  bool installed = false;
+  for (const std::string& p : kDefaultMidiPaths) installed |= std::filesystem::exists(p);
+  if (!installed) {
+    WARN("Debian's planetblupi-music-midi / pianobooster are not installed: skipped");
+    return;
+  }
+  MidiCorpus c = load_midi_corpus(kDefaultMidiPaths);
+  CHECK(c.files.size() >= 10);
+  CHECK(c.tokens > 10000);
+  INFO(c.skipped.size() << " skipped");
+  CHECK(c.skipped.size() < c.files.size());
 }
