@@ -1,10 +1,11 @@
-// The kiln command line. Today: `kiln train mlp` (the foundation demo) and `kiln ops` (the op table).
+// The kiln command line: `kiln train MODEL`, `kiln ops` (the op table), `kiln help`.
 // Bad flags exit with code 2 and a usage message; runtime errors exit with code 1 and the message.
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "apps/cli_args.h"
+#include "apps/commands.h"
 #include "apps/train_mlp.h"
 #include "core/allocator.h"
 #include "core/error.h"
@@ -17,38 +18,47 @@ const char* kUsage =
     "usage: kiln <command> [options]\n"
     "\n"
     "commands:\n"
-    "  train [mlp]     train a model on its default data (today: a two-layer perceptron on Fashion-MNIST)\n"
+    "  train [MODEL]   train a model on its default data; MODEL is one of\n"
+    "                    dcgan       DCGAN image generator on Fashion-MNIST (the default)\n"
+    "                    vae         convolutional VAE on Fashion-MNIST\n"
+    "                    classifier  CNN classifier on Fashion-MNIST (also the feature extractor of\n"
+    "                                the Fréchet distance for image generators)\n"
+    "                    mlp         the two-layer perceptron demo\n"
     "  ops             list the op table (every differentiable op kiln has)\n"
     "  help            this message\n"
     "\n"
-    "train options:\n"
-    "  --data DIR      MNIST-format folder (default: /usr/share/datasets/fashion-mnist, from Debian's\n"
-    "                  dataset-fashion-mnist package)\n"
-    "  --epochs N      passes over the training set (default 5)\n"
-    "  --batch N       images per step (default 128)\n"
-    "  --lr X          learning rate of SGD with momentum 0.9 (default 0.05)\n"
-    "  --hidden N      hidden units (default 256)\n"
-    "  --seed N        seed of initialization and shuffling (default 0)\n"
-    "  --limit N       train on the first N shuffled images only (default: all)\n"
-    "  --device D      cpu (CUDA kernels arrive with the CUDA backend)\n"
+    "train options (every model):\n"
+    "  --data PATH     data set (default: Fashion-MNIST from /usr/share/datasets/fashion-mnist, Debian's\n"
+    "                  dataset-fashion-mnist package; any MNIST-format folder)\n"
+    "  --steps N | --epochs N   length of the run (defaults depend on the model and the device)\n"
+    "  --batch N       examples per step\n"
+    "  --lr X          learning rate\n"
+    "  --device D      auto (default: the GPU when there is one), cpu, cuda, cuda:N\n"
+    "  --seed N        seed of initialization, shuffling and noise (default 0)\n"
+    "  --out DIR       run folder (default runs/MODEL-DATE-TIME)\n"
+    "  --sample-every N, --log-every N, --checkpoint-every N   in steps\n"
+    "  --limit N       train on the first N examples only\n"
+    "model options: dcgan --latent N --features N --ema DECAY; vae --latent N; mlp --hidden N\n"
+    "\n"
+    "A run folder holds config.json, metrics.csv, curves.svg, samples/, model.safetensors and report.html\n"
+    "(one self-contained page: open it in a browser).\n"
     "\n"
     "examples:\n"
-    "  kiln train\n"
-    "  kiln train mlp --epochs 5 --lr 0.02\n"
-    "  kiln train --data ~/mnist --batch 64\n";
+    "  kiln train                         # DCGAN on Fashion-MNIST\n"
+    "  kiln train vae --epochs 10 --device cuda\n"
+    "  kiln train classifier --batch 128 --lr 1e-3\n"
+    "  kiln train dcgan --data ~/mnist --steps 2000 --out runs/my-gan\n";
 
-int train(int argc, char** argv) {
-  kiln::cli::Args args(argc, argv, 2, {"data", "epochs", "batch", "lr", "hidden", "seed", "limit", "device"}, {"help"});
+int train_mlp_command(int argc, char** argv, int first) {
+  kiln::cli::Args args(argc, argv, first, {"data", "epochs", "batch", "lr", "hidden", "seed", "limit", "device"},
+                       {"help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  std::string model = args.positional().empty() ? "mlp" : args.positional()[0];
-  if (model != "mlp") throw kiln::cli::UsageError("unknown model '" + model + "' (available today: mlp)");
-  if (args.positional().size() > 1) throw kiln::cli::UsageError("unexpected argument '" + args.positional()[1] + "'");
+  if (!args.positional().empty()) throw kiln::cli::UsageError("unexpected argument '" + args.positional()[0] + "'");
   std::string device = args.get_string("device", "cpu");
-  if (device != "cpu")
-    throw kiln::cli::UsageError("--device " + device + ": only cpu is supported until the CUDA backend lands");
+  if (device != "cpu") throw kiln::cli::UsageError("--device " + device + ": the mlp demo runs on the cpu");
   kiln::apps::MlpConfig cfg;
   cfg.data_dir = args.get_string("data", kiln::data::kFashionMnistDir);
   cfg.epochs = args.get_int("epochs", 5, 1, 1000);
@@ -59,6 +69,26 @@ int train(int argc, char** argv) {
   cfg.limit = args.get_int("limit", 0, 0, 1LL << 40);
   kiln::apps::train_mlp(cfg);
   return 0;
+}
+
+int train(int argc, char** argv) {
+  // kiln train [MODEL] [flags]: the model word is optional (default dcgan).
+  int first = 2;
+  std::string model = "dcgan";
+  if (argc > 2 && argv[2][0] != '-') {
+    model = argv[2];
+    first = 3;
+  }
+  for (int i = first; i < argc; ++i)
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  if (model == "dcgan") return kiln::apps::train_dcgan(argc, argv, first);
+  if (model == "vae") return kiln::apps::train_vae(argc, argv, first);
+  if (model == "classifier") return kiln::apps::train_classifier(argc, argv, first);
+  if (model == "mlp") return train_mlp_command(argc, argv, first);
+  throw kiln::cli::UsageError("unknown model '" + model + "' (dcgan, vae, classifier, mlp)");
 }
 
 int list_ops() {

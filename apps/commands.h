@@ -1,0 +1,12 @@
+// The kiln commands, one function each (argv as main got it; `first` is the index of the first argument
+// after the command and model words). Each throws cli::UsageError for bad flags and kiln::Error for
+// everything else; main turns them into exit codes 2 and 1.
+#pragma once
+
+namespace kiln::apps {
+
+int train_classifier(int argc, char** argv, int first);
+int train_dcgan(int argc, char** argv, int first);
+int train_vae(int argc, char** argv, int first);
+
+}  // namespace kiln::apps

@@ -1,0 +1,152 @@
+#include "apps/run_dir.h"
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/serialization/atomic_file.h"
+#include "data/file_bytes.h"
+
+namespace kiln::apps {
+namespace fs = std::filesystem;
+
+std::string config_to_json(const Config& config) {
+  std::string out = "{\n";
+  size_t i = 0;
+  for (const auto& [k, v] : config) {
+    auto quote = [](const std::string& s) {
+      std::string q = "\"";
+      for (char c : s) {
+        if (c == '"' || c == '\\') q += '\\';
+        if (c == '\n') {
+          q += "\\n";
+          continue;
+        }
+        q += c;
+      }
+      return q + "\"";
+    };
+    out += "  " + quote(k) + ": " + quote(v) + (++i < config.size() ? ",\n" : "\n");
+  }
+  return out + "}\n";
+}
+
+Config config_from_json(const std::string& text, const std::string& source) {
+  Config config;
+  size_t i = 0;
+  auto skip = [&] {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  };
+  auto fail = [&](const char* what) { KILN_FAIL("'", source, "' is not a kiln config: ", what, " at byte ", i); };
+  auto string = [&] {
+    skip();
+    if (i >= text.size() || text[i] != '"') fail("expected a string");
+    std::string s;
+    for (++i; i < text.size() && text[i] != '"'; ++i) {
+      if (text[i] == '\\' && i + 1 < text.size()) {
+        ++i;
+        s += text[i] == 'n' ? '\n' : text[i];
+      } else {
+        s += text[i];
+      }
+    }
+    if (i >= text.size()) fail("unterminated string");
+    ++i;
+    return s;
+  };
+  skip();
+  if (i >= text.size() || text[i++] != '{') fail("expected '{'");
+  skip();
+  if (i < text.size() && text[i] == '}') return config;
+  while (true) {
+    std::string key = string();
+    skip();
+    if (i >= text.size() || text[i++] != ':') fail("expected ':'");
+    config[key] = string();
+    skip();
+    if (i < text.size() && text[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i < text.size() && text[i] == '}') break;
+    fail("expected ',' or '}'");
+  }
+  return config;
+}
+
+RunDir RunDir::create(const std::string& out, const std::string& model) {
+  std::string base = out;
+  if (base.empty()) {
+    char stamp[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+    base = "runs/" + model + "-" + stamp;
+  }
+  std::string path = base;
+  for (int n = 2; fs::exists(fs::path(path) / "config.json"); ++n) path = base + "-" + std::to_string(n);
+  std::error_code ec;
+  fs::create_directories(fs::path(path) / "samples", ec);
+  KILN_CHECK(!ec, "cannot create the run folder '", path, "': ", ec.message());
+  return RunDir(path);
+}
+
+RunDir RunDir::open(const std::string& path) {
+  KILN_CHECK(fs::is_directory(path), "run folder '", path, "' does not exist");
+  KILN_CHECK(fs::exists(fs::path(path) / "config.json"), "'", path, "' is not a kiln run folder (no config.json)");
+  RunDir run(path);
+  run.load_metrics();
+  return run;
+}
+
+void RunDir::write_config(const Config& config) const {
+  const std::string text = config_to_json(config);
+  write_file_atomically(file("config.json"), text.data(), text.size());
+}
+
+Config RunDir::read_config() const {
+  std::vector<uint8_t> bytes = data::read_file_bytes(file("config.json"));
+  return config_from_json(std::string(bytes.begin(), bytes.end()), file("config.json"));
+}
+
+void RunDir::log(int64_t step, const std::vector<std::pair<std::string, double>>& metrics) {
+  const bool fresh = !fs::exists(file("metrics.csv"));
+  std::ofstream csv(file("metrics.csv"), std::ios::app);
+  KILN_CHECK(csv.good(), "cannot write '", file("metrics.csv"), "'");
+  if (fresh) csv << "step,metric,value\n";
+  for (const auto& [name, value] : metrics) {
+    csv << step << "," << name << "," << value << "\n";
+    auto it = std::find_if(series_.begin(), series_.end(), [&](const report::Series& s) { return s.name == name; });
+    if (it == series_.end()) it = series_.insert(series_.end(), report::Series{name, {}});
+    it->points.emplace_back(double(step), value);
+  }
+  csv.flush();
+  KILN_CHECK(csv.good(), "cannot write '", file("metrics.csv"), "' (disk full?)");
+}
+
+void RunDir::load_metrics() {
+  series_.clear();
+  std::ifstream csv(file("metrics.csv"));
+  std::string line;
+  std::getline(csv, line);  // header
+  while (std::getline(csv, line)) {
+    std::istringstream fields(line);
+    std::string step, name, value;
+    if (!std::getline(fields, step, ',') || !std::getline(fields, name, ',') || !std::getline(fields, value)) continue;
+    auto it = std::find_if(series_.begin(), series_.end(), [&](const report::Series& s) { return s.name == name; });
+    if (it == series_.end()) it = series_.insert(series_.end(), report::Series{name, {}});
+    try {
+      it->points.emplace_back(std::stod(step), std::stod(value));
+    } catch (const std::exception&) {  // a torn last line after a crash: ignored
+    }
+  }
+}
+
+std::string RunDir::write_curves(const std::string& title) const {
+  const std::string svg = report::svg_line_plot(series_, {.title = title});
+  write_file_atomically(file("curves.svg"), svg.data(), svg.size());
+  return svg;
+}
+
+}  // namespace kiln::apps

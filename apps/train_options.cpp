@@ -1,0 +1,104 @@
+#include "apps/train_options.h"
+
+#include <cstdio>
+
+#include "core/allocator.h"
+#include "core/error.h"
+
+namespace kiln::apps {
+namespace {
+
+std::string exact(double v) {  // shortest text that reads back as the same learning rate in practice
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+}  // namespace
+
+Device parse_device(const std::string& text) {
+  if (text == "auto") return cuda_is_available() ? Device::cuda(0) : Device::cpu();
+  if (text == "cpu") return Device::cpu();
+  if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (text.size() > 5) {
+      const std::string n = text.substr(5);
+      if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 3)
+        throw cli::UsageError("--device " + text + ": expected cuda:N with N a device number");
+      index = std::stoi(n);
+    }
+    if (!cuda_is_available())
+      throw cli::UsageError("--device " + text + ": no CUDA device is visible (use --device cpu)");
+    if (index >= cuda_device_count())
+      throw cli::UsageError("--device " + text + ": only " + std::to_string(cuda_device_count()) + " CUDA devices");
+    return Device::cuda(index);
+  }
+  throw cli::UsageError("--device " + text + ": expected auto, cpu, cuda or cuda:N");
+}
+
+std::string device_string(Device device) {
+  return device.is_cuda() ? "cuda:" + std::to_string(device.index) : "cpu";
+}
+
+std::vector<std::string> train_flag_names(std::vector<std::string> extra) {
+  std::vector<std::string> names = {"data", "out", "device", "seed", "steps", "epochs", "batch", "lr",
+                                    "sample-every", "checkpoint-every", "log-every", "limit"};
+  names.insert(names.end(), extra.begin(), extra.end());
+  return names;
+}
+
+TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
+  o.data = args.get_string("data", o.data);
+  o.out = args.get_string("out", o.out);
+  o.device = parse_device(args.get_string("device", "auto"));
+  o.seed = uint64_t(args.get_int("seed", int64_t(o.seed), 0, int64_t(1) << 62));
+  if (args.has("steps") && args.has("epochs")) throw cli::UsageError("give --steps or --epochs, not both");
+  o.steps = args.get_int("steps", o.steps, 1, int64_t(1) << 40);
+  o.epochs = args.get_int("epochs", 0, 1, 100000);
+  o.batch = args.get_int("batch", o.batch, 1, 1 << 20);
+  o.lr = args.get_double("lr", o.lr, 1e-12, 100.0);
+  o.sample_every = args.get_int("sample-every", o.sample_every, 1, int64_t(1) << 40);
+  o.checkpoint_every = args.get_int("checkpoint-every", o.checkpoint_every, 1, int64_t(1) << 40);
+  o.log_every = args.get_int("log-every", o.log_every, 1, int64_t(1) << 40);
+  o.limit = args.get_int("limit", 0, 0, int64_t(1) << 40);
+  return o;
+}
+
+Config TrainOptions::to_config() const {
+  return {{"model", model},
+          {"data", data},
+          {"device", device_string(device)},
+          {"seed", std::to_string(seed)},
+          {"steps", std::to_string(steps)},
+          {"epochs", std::to_string(epochs)},
+          {"batch", std::to_string(batch)},
+          {"lr", exact(lr)},
+          {"sample_every", std::to_string(sample_every)},
+          {"checkpoint_every", std::to_string(checkpoint_every)},
+          {"log_every", std::to_string(log_every)},
+          {"limit", std::to_string(limit)}};
+}
+
+TrainOptions TrainOptions::from_config(const Config& c) {
+  auto get = [&](const char* key) {
+    auto it = c.find(key);
+    KILN_CHECK(it != c.end(), "the run's config.json has no '", key, "'");
+    return it->second;
+  };
+  TrainOptions o;
+  o.model = get("model");
+  o.data = get("data");
+  o.device = parse_device(get("device"));
+  o.seed = std::stoull(get("seed"));
+  o.steps = std::stoll(get("steps"));
+  o.epochs = std::stoll(get("epochs"));
+  o.batch = std::stoll(get("batch"));
+  o.lr = std::stod(get("lr"));
+  o.sample_every = std::stoll(get("sample_every"));
+  o.checkpoint_every = std::stoll(get("checkpoint_every"));
+  o.log_every = std::stoll(get("log_every"));
+  o.limit = std::stoll(get("limit"));
+  return o;
+}
+
+}  // namespace kiln::apps

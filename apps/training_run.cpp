@@ -1,0 +1,72 @@
+#include "apps/training_run.h"
+
+#include <cstdio>
+
+#include "core/autograd/grad_mode.h"
+#include "core/ops/ops.h"
+#include "layers/module.h"
+
+namespace kiln::apps {
+
+TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,
+                         const std::string& unit, int64_t first_step)
+    : options_(options),
+      dir_(first_step > 1 ? RunDir::open(options.out) : RunDir::create(options.out, options.model)),
+      progress_(first_step, options.steps, unit, options.device) {
+  Config config = options.to_config();
+  config.insert(model_config.begin(), model_config.end());
+  config["out"] = dir_.path();
+  options_.out = dir_.path();
+  dir_.write_config(config);
+  report_.title = title;
+  report_.config.assign(config.begin(), config.end());
+  std::printf("kiln: %s on %s, %lld steps of batch %lld; run folder %s\n", title.c_str(),
+              device_string(options.device).c_str(), (long long)options.steps, (long long)options.batch,
+              dir_.path().c_str());
+  std::fflush(stdout);
+}
+
+void TrainingRun::accumulate(const std::string& name, const Tensor& value) {
+  NoGradGuard no_grad;
+  auto& [sum, count] = sums_[name];
+  Tensor v = value.detach().to(DType::Float64);
+  sum = sum.defined() ? add(sum, v) : v;
+  ++count;
+}
+
+void TrainingRun::step_done(int64_t step, int64_t epoch, int64_t items) {
+  if (due(step, options_.log_every) && !sums_.empty()) {
+    last_.clear();
+    for (auto& [name, entry] : sums_) {
+      if (entry.second == 0) continue;
+      last_.emplace_back(name, entry.first.item() / double(entry.second));  // the sync of this log point
+      entry = {Tensor(), 0};
+    }
+    dir_.log(step, last_);
+  }
+  progress_.update(step, epoch, last_, items);
+}
+
+void TrainingRun::log(int64_t step, const report::Metrics& metrics) {
+  dir_.log(step, metrics);
+  progress_.finish();
+  for (const auto& [name, value] : metrics) std::printf("  %s %.6g\n", name.c_str(), value);
+  std::fflush(stdout);
+}
+
+void TrainingRun::write_report() {
+  report_.plots = {dir_.write_curves(report_.title)};
+  report_.timing = {{"elapsed", report::format_duration(progress_.elapsed_seconds())},
+                    {"throughput", std::to_string(int64_t(progress_.items_per_second())) + " per second"},
+                    {"device", device_string(options_.device)}};
+  report::write_html_report(dir_.file("report.html"), report_);
+}
+
+void TrainingRun::finish() {
+  progress_.finish();
+  write_report();
+  std::printf("kiln: done; report: %s\n", dir_.file("report.html").c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace kiln::apps

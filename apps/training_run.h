@@ -1,0 +1,47 @@
+// The bookkeeping every training command shares, so that each model's file holds only its model
+// and its step: the run folder, metric averages kept on the device (read back only at log points,
+// so steps stay free of host-device syncs), the progress line, curves and the HTML report.
+#pragma once
+#include <map>
+#include <string>
+
+#include "apps/run_dir.h"
+#include "apps/train_options.h"
+#include "core/tensor.h"
+#include "report/html_report.h"
+#include "report/progress.h"
+
+namespace kiln::apps {
+
+class TrainingRun {
+ public:
+  // Creates the run folder (or reopens it when resuming from `first_step` > 1) and writes config.json.
+  TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,
+              const std::string& unit, int64_t first_step = 1);
+
+  RunDir& dir() { return dir_; }
+  const TrainOptions& options() const { return options_; }
+  report::RunReport& report() { return report_; }
+
+  // Adds a 0-d loss to the running average of `name` (stays on the device; no sync).
+  void accumulate(const std::string& name, const Tensor& value);
+  // After each step: at every log_every-th step and the last one, reads the averages (one sync),
+  // appends them to metrics.csv and redraws curves; updates the progress line.
+  void step_done(int64_t step, int64_t epoch, int64_t items);
+  // Logs values computed outside the step (test accuracy, validation loss, FID, ...).
+  void log(int64_t step, const report::Metrics& metrics);
+  bool due(int64_t step, int64_t every) const { return step % every == 0 || step == options_.steps; }
+  // Rewrites curves.svg and report.html (the latest samples, results and timing included).
+  void write_report();
+  void finish();
+
+ private:
+  TrainOptions options_;
+  RunDir dir_;
+  report::RunReport report_;
+  report::ProgressLine progress_;
+  std::map<std::string, std::pair<Tensor, int64_t>> sums_;  // name → (Σ value on device, count)
+  report::Metrics last_;                                     // the latest logged averages
+};
+
+}  // namespace kiln::apps
