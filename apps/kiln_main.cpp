@@ -24,6 +24,10 @@ const char* kUsage =
     "                    classifier  CNN classifier on Fashion-MNIST (also the feature extractor of\n"
     "                                the Fréchet distance for image generators)\n"
     "                    mlp         the two-layer perceptron demo\n"
+    "  sample RUN      new samples from a trained generator: --count N, --interpolate (latent walks),\n"
+    "                  --seed N, --out FILE.png\n"
+    "  eval RUN        the run's test figure: classifier accuracy, VAE test loss, or for dcgan the\n"
+    "                  Fréchet distance on a kiln classifier's features (--classifier RUN, --count N)\n"
     "  ops             list the op table (every differentiable op kiln has)\n"
     "  help            this message\n"
     "\n"
@@ -47,7 +51,9 @@ const char* kUsage =
     "  kiln train                         # DCGAN on Fashion-MNIST\n"
     "  kiln train vae --epochs 10 --device cuda\n"
     "  kiln train classifier --batch 128 --lr 1e-3\n"
-    "  kiln train dcgan --data ~/mnist --steps 2000 --out runs/my-gan\n";
+    "  kiln train dcgan --data ~/mnist --steps 2000 --out runs/my-gan\n"
+    "  kiln sample runs/my-gan --interpolate\n"
+    "  kiln eval runs/my-gan --classifier runs/classifier-20261122-101500\n";
 
 int train_mlp_command(int argc, char** argv, int first) {
   kiln::cli::Args args(argc, argv, first, {"data", "epochs", "batch", "lr", "hidden", "seed", "limit", "device"},
@@ -107,6 +113,8 @@ int main(int argc, char** argv) {
     std::string cmd = argc > 1 ? argv[1] : "help";
     if (cmd == "train") return train(argc, argv);
     if (cmd == "ops") return list_ops();
+    if (cmd == "sample") return kiln::apps::sample_command(argc, argv, 2);
+    if (cmd == "eval") return kiln::apps::eval_command(argc, argv, 2);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -5,6 +5,7 @@
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
+#include "apps/evaluation.h"
 #include "apps/image_data.h"
 #include "apps/model_io.h"
 #include "apps/training_run.h"
@@ -16,21 +17,6 @@
 #include "optim/optimizer.h"
 
 namespace kiln::apps {
-
-double classifier_accuracy(models::Classifier& model, const data::ImageDataset& set, Device device) {
-  NoGradGuard no_grad;
-  model.eval();
-  int64_t correct = 0;
-  const int64_t n = set.images.size(0);
-  for (int64_t start = 0; start < n; start += 1000) {
-    const int64_t count = std::min<int64_t>(1000, n - start);
-    Tensor logits = model.forward(set.images.narrow(0, start, count).to(device));
-    Tensor hits = eq(argmax(logits, 1), set.labels.narrow(0, start, count).to(device));
-    correct += int64_t(sum(hits.to(DType::Float64)).item());
-  }
-  model.train();
-  return double(correct) / double(n);
-}
 
 int train_classifier(int argc, char** argv, int first) {
   cli::Args args(argc, argv, first, train_flag_names());

@@ -63,6 +63,7 @@ int train_dcgan(int argc, char** argv, int first) {
   data::DataLoader loader({data.train.images}, {.batch_size = o.batch, .seed = o.seed, .device = o.device});
   TrainingRun run(o, "DCGAN on " + (o.data.empty() ? std::string("Fashion-MNIST") : o.data),
                   {{"latent", std::to_string(config.latent)},
+                   {"channels", std::to_string(config.channels)},
                    {"features", std::to_string(config.g_features)},
                    {"ema", std::to_string(ema_decay)},
                    {"generator_parameters", std::to_string(g.parameter_count())},

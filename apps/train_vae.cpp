@@ -6,6 +6,7 @@
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
+#include "apps/evaluation.h"
 #include "apps/image_data.h"
 #include "apps/model_io.h"
 #include "apps/training_run.h"
@@ -18,21 +19,6 @@
 #include "optim/optimizer.h"
 
 namespace kiln::apps {
-
-// The mean negative ELBO per image over a data set, with fresh noise.
-double vae_test_loss(models::ConvVAE& vae, const Tensor& images, Device device, Generator& noise) {
-  NoGradGuard no_grad;
-  vae.eval();
-  double total = 0.0;
-  const int64_t n = images.size(0);
-  for (int64_t start = 0; start < n; start += 1000) {
-    const int64_t count = std::min<int64_t>(1000, n - start);
-    Tensor x = images.narrow(0, start, count).to(device);
-    total += models::vae_loss(vae.forward(x, randn({count, vae.latent}, {.device = device}, noise)), x).item();
-  }
-  vae.train();
-  return total / double(n);
-}
 
 int train_vae(int argc, char** argv, int first) {
   cli::Args args(argc, argv, first, train_flag_names({"latent"}));
@@ -53,7 +39,9 @@ int train_vae(int argc, char** argv, int first) {
   Adam optimizer(vae.parameters(), o.lr);
   data::DataLoader loader({data.train.images}, {.batch_size = o.batch, .seed = o.seed, .device = o.device});
   TrainingRun run(o, "conv VAE on " + (o.data.empty() ? std::string("Fashion-MNIST") : o.data),
-                  {{"latent", std::to_string(latent)}, {"parameters", std::to_string(vae.parameter_count())}}, "img");
+                  {{"latent", std::to_string(latent)},
+                   {"channels", std::to_string(data.train.images.size(1))},
+                   {"parameters", std::to_string(vae.parameter_count())}}, "img");
   Generator noise(o.seed + 1);
   const Tensor fixed_z = randn({64, latent}, {.device = o.device}, noise);
   const Tensor originals = data.test.images.narrow(0, 0, 32).to(o.device);

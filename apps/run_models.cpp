@@ -1,0 +1,87 @@
+#include "apps/run_models.h"
+
+#include <filesystem>
+
+#include "apps/model_io.h"
+#include "core/error.h"
+
+namespace kiln::apps {
+namespace fs = std::filesystem;
+
+std::string config_value(const RunDir& run, const Config& config, const std::string& key) {
+  auto it = config.find(key);
+  KILN_CHECK(it != config.end(), "'", run.file("config.json"), "' has no '", key, "'");
+  return it->second;
+}
+
+namespace {
+
+void check_model(const RunDir& run, const Config& config, const std::string& expected) {
+  const std::string model = config_value(run, config, "model");
+  KILN_CHECK(model == expected, "run '", run.path(), "' trained a ", model, ", not a ", expected);
+}
+
+std::string weights_file(const RunDir& run) {
+  const std::string path = run.file("model.safetensors");
+  KILN_CHECK(fs::exists(path), "run '", run.path(), "' has no model.safetensors yet (it saves one at its first sample ",
+             "or epoch)");
+  return path;
+}
+
+}  // namespace
+
+std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, Device device) {
+  const Config config = run.read_config();
+  check_model(run, config, "dcgan");
+  models::DcganConfig c;
+  c.latent = std::stoll(config_value(run, config, "latent"));
+  c.g_features = c.d_features = std::stoll(config_value(run, config, "features"));
+  c.channels = std::stoll(config_value(run, config, "channels"));
+  auto g = std::make_shared<models::DcganGenerator>(c);
+  load_weights(*g, weights_file(run));
+  g->to(device);
+  g->eval();
+  return g;
+}
+
+std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device) {
+  const Config config = run.read_config();
+  check_model(run, config, "vae");
+  auto vae = std::make_shared<models::ConvVAE>(std::stoll(config_value(run, config, "latent")),
+                                              std::stoll(config_value(run, config, "channels")));
+  load_weights(*vae, weights_file(run));
+  vae->to(device);
+  vae->eval();
+  return vae;
+}
+
+std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_file, Device device) {
+  std::string path = run_or_file;
+  if (fs::is_directory(path)) {
+    RunDir run = RunDir::open(path);
+    check_model(run, run.read_config(), "classifier");
+    path = weights_file(run);
+  }
+  auto clf = std::make_shared<models::Classifier>();
+  load_weights(*clf, path);
+  clf->to(device);
+  clf->eval();
+  return clf;
+}
+
+std::string find_trained_classifier() {
+  std::string best;
+  fs::file_time_type newest{};
+  if (!fs::is_directory("runs")) return best;
+  for (const auto& entry : fs::directory_iterator("runs")) {
+    const fs::path weights = entry.path() / "model.safetensors";
+    if (entry.path().filename().string().rfind("classifier", 0) != 0 || !fs::exists(weights)) continue;
+    if (best.empty() || fs::last_write_time(weights) > newest) {
+      best = weights.string();
+      newest = fs::last_write_time(weights);
+    }
+  }
+  return best;
+}
+
+}  // namespace kiln::apps

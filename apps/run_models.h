@@ -1,0 +1,25 @@
+// Rebuilding a run's model from its folder: the architecture from config.json, the weights from
+// model.safetensors, on the requested device, in eval mode (for kiln sample and kiln eval).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "apps/run_dir.h"
+#include "core/device.h"
+#include "models/classifier.h"
+#include "models/dcgan.h"
+#include "models/vae.h"
+
+namespace kiln::apps {
+
+// The config value `key`, or an error naming the run folder.
+std::string config_value(const RunDir& run, const Config& config, const std::string& key);
+
+std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, Device device);
+std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device);
+// A classifier's weights from a run folder or a .safetensors file.
+std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_file, Device device);
+// The newest runs/classifier-*/model.safetensors, or "" when there is none.
+std::string find_trained_classifier();
+
+}  // namespace kiln::apps
