@@ -1,6 +1,7 @@
 // All of kiln's layers in one include (the Module base and every basic layer).
 #pragma once
 #include "layers/activation.h"
+#include "layers/attention.h"
 #include "layers/conv.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"

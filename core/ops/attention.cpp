@@ -1,6 +1,7 @@
-// Scaled dot-product attention as one fused op: the forward saves only the row log-sum-exp, and the
-// backward kernel recomputes the attention probabilities from it (as flash attention does), so no
-// [Tq, Tk] matrix is kept between forward and backward.
+// Scaled dot-product attention as one fused op: the forward saves only the row log-sum-exp (and its
+// output), and the backward kernel recomputes the attention probabilities from it (as flash attention
+// does), so no [Tq, Tk] matrix is kept between forward and backward. On CUDA, float32 runs the flash
+// kernels (kernels/cuda/flash_attention.h), float64 the reference kernels.
 #include <cmath>
 
 #include "core/autograd/grad_mode.h"
@@ -26,13 +27,13 @@ struct AttentionNode final : Node {
   AttentionNode(const cpu::AttentionShape& s, double sc, bool c)
       : Node(OpId::scaled_dot_product_attention), shape(s), scale(sc), causal(c) {}
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
-    Tensor q = saved(0), k = saved(1), v = saved(2), lse = saved(3);
+    Tensor q = saved(0), k = saved(1), v = saved(2), lse = saved(3), out = saved(4);
     Tensor dout = contiguous(g[0]);
     Tensor dq = needs_input_grad(0) ? empty(q.shape(), q.options()) : Tensor();
     Tensor dk = needs_input_grad(1) ? empty(k.shape(), k.options()) : Tensor();
     Tensor dv = needs_input_grad(2) ? empty(v.shape(), v.options()) : Tensor();
-    KILN_DEVICE_CALL(q.device(), name(), attention_backward, q.dtype(), shape, q.data(), k.data(), v.data(), lse.data(),
-                     dout.data(), scale, causal, dq.defined() ? dq.data() : nullptr,
+    KILN_DEVICE_CALL(q.device(), name(), attention_backward, q.dtype(), shape, q.data(), k.data(), v.data(), out.data(),
+                     lse.data(), dout.data(), scale, causal, dq.defined() ? dq.data() : nullptr,
                      dk.defined() ? dk.data() : nullptr, dv.defined() ? dv.data() : nullptr);
     return {dq, dk, dv};
   }
@@ -80,6 +81,9 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     node->save(kc);
     node->save(vc);
     node->save(lse);
+    // The output too: the flash backward's Δ_i = rowsum(dO_i∘O_i) then costs one pass over O instead of
+    // recomputing every score. Saved detached (no cycle); it is O(Tq·Dv), like q.
+    node->save(out);
     record_op(node, {&q, &k, &v}, {&out});
   }
   return out;

@@ -54,7 +54,8 @@ void attention_forward(DType dtype, const AttentionShape& sh, const void* q, con
 }
 
 void attention_backward(DType dtype, const AttentionShape& sh, const void* q, const void* k, const void* v,
-                        const void* lse, const void* dout, double scale, bool causal, void* dq, void* dk, void* dv) {
+                        const void* /*out*/, const void* lse, const void* dout, double scale, bool causal, void* dq,
+                        void* dk, void* dv) {
   KILN_DISPATCH_FLOAT(dtype, "scaled_dot_product_attention backward", [&]<class T>() {
     const T *qp = static_cast<const T*>(q), *kp = static_cast<const T*>(k), *vp = static_cast<const T*>(v);
     const T *lp = static_cast<const T*>(lse), *dop = static_cast<const T*>(dout);

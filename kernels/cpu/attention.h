@@ -18,8 +18,10 @@ struct AttentionShape {
 void attention_forward(DType dtype, const AttentionShape& s, const void* q, const void* k, const void* v, double scale,
                        bool causal, void* out, void* lse);
 // dV = Pᵀ·dO ; dP = dO·Vᵀ ; dS = P∘(dP − rowsum(dP∘P)) ; dQ = scale·dS·K ; dK = scale·dSᵀ·Q.
-// Any of dq, dk, dv may be null (not needed).
+// Any of dq, dk, dv may be null (not needed). `out` is the forward's output [B, Tq, Dv]: unused here (the
+// reference computes rowsum(dP∘P) itself); the CUDA flash kernel takes rowsum(dO∘O), the same number.
 void attention_backward(DType dtype, const AttentionShape& s, const void* q, const void* k, const void* v,
-                        const void* lse, const void* dout, double scale, bool causal, void* dq, void* dk, void* dv);
+                        const void* out, const void* lse, const void* dout, double scale, bool causal, void* dq,
+                        void* dk, void* dv);
 
 }  // namespace kiln::cpu

@@ -1,5 +1,6 @@
-// Scaled dot-product attention on the GPU, written for clarity rather than speed (the flash-attention
-// kernel comes later): the forward and dQ run one block per query row, dK/dV one block per key row.
+// Scaled dot-product attention on the GPU: the dispatch between the flash kernels (float32, head dims up
+// to 128: flash_attention.cu) and the reference kernels here, written for clarity rather than speed:
+// the forward and dQ run one block per query row, dK/dV one block per key row.
 // Scores are recomputed where needed instead of stored; every sum is in double, and each output
 // element is owned by one thread that accumulates in the CPU's order (keys, or queries, ascending),
 // so there are no atomics and results are deterministic.
@@ -10,6 +11,7 @@
 #include "core/cuda_check.h"
 #include "core/error.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/flash_attention.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/tree_reduce.cuh"
 
@@ -196,8 +198,8 @@ size_t checked_smem(int64_t doubles, const AttentionShape& s) {
 
 }  // namespace
 
-void attention_forward(DType dtype, const AttentionShape& s, const void* q, const void* k, const void* v, double scale,
-                       bool causal, void* out, void* lse) {
+void attention_forward_reference(DType dtype, const AttentionShape& s, const void* q, const void* k, const void* v,
+                                 double scale, bool causal, void* out, void* lse) {
   const int64_t rows = s.B * s.Tq;
   if (rows == 0) return;
   const size_t smem = checked_smem(s.D + s.Dv + kThreads, s);
@@ -209,8 +211,9 @@ void attention_forward(DType dtype, const AttentionShape& s, const void* q, cons
   KILN_CUDA_CHECK_LAUNCH();
 }
 
-void attention_backward(DType dtype, const AttentionShape& s, const void* q, const void* k, const void* v,
-                        const void* lse, const void* dout, double scale, bool causal, void* dq, void* dk, void* dv) {
+void attention_backward_reference(DType dtype, const AttentionShape& s, const void* q, const void* k, const void* v,
+                                  const void* lse, const void* dout, double scale, bool causal, void* dq, void* dk,
+                                  void* dv) {
   const int64_t rows = s.B * s.Tq, keys = s.B * s.Tk;
   // rowsum(dP∘P) per query row: computed by the dQ kernel, read by the dK/dV kernel.
   DeviceScratch row_dot(size_t(rows) * sizeof(double));
@@ -230,6 +233,33 @@ void attention_backward(DType dtype, const AttentionShape& s, const void* q, con
       KILN_CUDA_CHECK_LAUNCH();
     }
   });
+}
+
+namespace {
+bool use_flash(DType dtype, const AttentionShape& s) {
+  return dtype == DType::Float32 && flash_attention_supported(s);
+}
+}  // namespace
+
+void attention_forward(DType dtype, const AttentionShape& s, const void* q, const void* k, const void* v, double scale,
+                       bool causal, void* out, void* lse) {
+  if (use_flash(dtype, s))
+    flash_attention_forward(s, static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
+                            float(scale), causal, static_cast<float*>(out), static_cast<float*>(lse));
+  else
+    attention_forward_reference(dtype, s, q, k, v, scale, causal, out, lse);
+}
+
+void attention_backward(DType dtype, const AttentionShape& s, const void* q, const void* k, const void* v,
+                        const void* out, const void* lse, const void* dout, double scale, bool causal, void* dq,
+                        void* dk, void* dv) {
+  if (use_flash(dtype, s))
+    flash_attention_backward(s, static_cast<const float*>(q), static_cast<const float*>(k),
+                             static_cast<const float*>(v), static_cast<const float*>(out),
+                             static_cast<const float*>(lse), static_cast<const float*>(dout), float(scale), causal,
+                             static_cast<float*>(dq), static_cast<float*>(dk), static_cast<float*>(dv));
+  else
+    attention_backward_reference(dtype, s, q, k, v, lse, dout, scale, causal, dq, dk, dv);
 }
 
 }  // namespace kiln::cuda
