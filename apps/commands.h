@@ -8,6 +8,7 @@ namespace kiln::apps {
 int train_classifier(int argc, char** argv, int first);
 int train_dcgan(int argc, char** argv, int first);
 int train_vae(int argc, char** argv, int first);
+int train_gpt(int argc, char** argv, int first);
 int sample_command(int argc, char** argv, int first);
 int eval_command(int argc, char** argv, int first);
 

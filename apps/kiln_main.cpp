@@ -23,6 +23,8 @@ const char* kUsage =
     "                    vae         convolutional VAE on Fashion-MNIST\n"
     "                    classifier  CNN classifier on Fashion-MNIST (also the feature extractor of\n"
     "                                the Fréchet distance for image generators)\n"
+    "                    gpt         GPT language model on Debian's fortunes (--corpus text) or on\n"
+    "                                MIDI event tokens of Debian's MIDI music (--corpus music)\n"
     "                    mlp         the two-layer perceptron demo\n"
     "  sample RUN      new samples from a trained generator: --count N, --interpolate (latent walks),\n"
     "                  --seed N, --out FILE.png\n"
@@ -42,7 +44,9 @@ const char* kUsage =
     "  --out DIR       run folder (default runs/MODEL-DATE-TIME)\n"
     "  --sample-every N, --log-every N, --checkpoint-every N   in steps\n"
     "  --limit N       train on the first N examples only\n"
-    "model options: dcgan --latent N --features N --ema DECAY; vae --latent N; mlp --hidden N\n"
+    "model options: dcgan --latent N --features N --ema DECAY; vae --latent N; mlp --hidden N;\n"
+    "  gpt --corpus text|music --context N --layers N --heads N --width N --dropout P --warmup N\n"
+    "      --weight-decay X --temperature X --top-k N --val-windows N\n"
     "\n"
     "A run folder holds config.json, metrics.csv, curves.svg, samples/, model.safetensors and report.html\n"
     "(one self-contained page: open it in a browser).\n"
@@ -93,8 +97,9 @@ int train(int argc, char** argv) {
   if (model == "dcgan") return kiln::apps::train_dcgan(argc, argv, first);
   if (model == "vae") return kiln::apps::train_vae(argc, argv, first);
   if (model == "classifier") return kiln::apps::train_classifier(argc, argv, first);
+  if (model == "gpt") return kiln::apps::train_gpt(argc, argv, first);
   if (model == "mlp") return train_mlp_command(argc, argv, first);
-  throw kiln::cli::UsageError("unknown model '" + model + "' (dcgan, vae, classifier, mlp)");
+  throw kiln::cli::UsageError("unknown model '" + model + "' (dcgan, vae, gpt, classifier, mlp)");
 }
 
 int list_ops() {
