@@ -1,10 +1,15 @@
 #include "optim/ema.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
+#include "core/storage.h"
+#include "core/tensor_data.h"
+#include "kernels/cpu/optim_step.h"
+#include "kernels/cuda/optim_step.h"
 
 namespace kiln {
 
@@ -13,6 +18,8 @@ EMA::EMA(const std::vector<Tensor>& params, double decay) : decay_(decay) {
   NoGradGuard no_grad;
   for (size_t i = 0; i < params.size(); ++i) {
     KILN_CHECK(params[i].defined(), "EMA: parameter ", i, " is undefined");
+    KILN_CHECK(params[i].dtype() == DType::Float32 || params[i].dtype() == DType::Float64, "EMA: parameter ", i,
+               " has dtype ", dtype_name(params[i].dtype()), " (float32 or float64 expected)");
     shadow_.push_back(clone(params[i].detach()));
   }
 }
@@ -26,11 +33,33 @@ void EMA::check_params(const char* who, const std::vector<Tensor>& params) const
                ", the EMA has ", shape_str(shadow_[i].shape()));
 }
 
-// ema ← decay·ema + (1 − decay)·p
+// ema ← decay·ema + (1 − decay)·p, as torch.lerp(ema, p, 1 − decay) (kernels/common/optim_math.h): one
+// fused kernel call per (device, dtype) group of averages.
 void EMA::update(const std::vector<Tensor>& params) {
   check_params("EMA::update", params);
   NoGradGuard no_grad;
-  for (size_t i = 0; i < params.size(); ++i) shadow_[i].mul_(decay_).add_(params[i], 1.0 - decay_);
+  struct Group {
+    Device device;
+    DType dtype;
+    std::vector<EmaTensor> tensors;
+    std::vector<Tensor> keep_alive;  // converted copies of parameters, alive until the kernel call
+  };
+  std::vector<Group> groups;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor& ema = shadow_[i];
+    KILN_CHECK(params[i].device() == ema.device(), "EMA::update: parameter ", i, " is on ", params[i].device().str(),
+               ", its average on ", ema.device().str());
+    Tensor p = params[i].detach();
+    if (p.dtype() != ema.dtype()) p = p.to(ema.dtype());
+    p = p.contiguous();
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const Group& g) { return g.device == ema.device() && g.dtype == ema.dtype(); });
+    if (group == groups.end()) group = groups.insert(groups.end(), Group{ema.device(), ema.dtype(), {}, {}});
+    group->tensors.push_back({ema.data(), p.data(), ema.numel()});
+    group->keep_alive.push_back(p);
+  }
+  for (const Group& g : groups) KILN_DEVICE_CALL(g.device, "EMA.update", ema_step, g.dtype, g.tensors, 1.0 - decay_);
+  for (const Tensor& ema : shadow_) ema.storage()->bump_version();
   ++num_updates_;
 }
 

@@ -5,7 +5,10 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
-#include "core/ops/ops.h"
+#include "core/storage.h"
+#include "core/tensor_data.h"
+#include "kernels/cpu/optim_step.h"
+#include "kernels/cuda/optim_step.h"
 
 namespace kiln {
 
@@ -44,15 +47,42 @@ int64_t Optimizer::param_step(size_t i) const {
   return state_[i].step;
 }
 
+// Gathers the parameters with a gradient (checking all of them before anything changes), groups them by
+// (device, dtype) in order of first appearance, and lets the optimizer update each group in one call.
 void Optimizer::step() {
   NoGradGuard no_grad;
+  std::vector<std::vector<Entry>> groups;
   for (size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& grad = params_[i].grad();
+    const Tensor& param = params_[i];
+    Tensor grad = param.grad();
     if (!grad.defined()) continue;
-    KILN_CHECK(grad.shape() == params_[i].shape(), "optimizer: gradient of parameter ", i, " has shape ",
-               shape_str(grad.shape()), ", parameter has ", shape_str(params_[i].shape()));
-    ++state_[i].step;
-    update(params_[i], grad, state_[i]);
+    KILN_CHECK(grad.shape() == param.shape(), "optimizer: gradient of parameter ", i, " has shape ",
+               shape_str(grad.shape()), ", parameter has ", shape_str(param.shape()));
+    KILN_CHECK(grad.device() == param.device(), "optimizer: gradient of parameter ", i, " is on ",
+               grad.device().str(), ", the parameter on ", param.device().str());
+    KILN_CHECK(param.is_contiguous(), "optimizer: parameter ", i, " (shape ", shape_str(param.shape()),
+               ") is not contiguous; the fused update needs contiguous parameters");
+    if (grad.dtype() != param.dtype()) grad = grad.to(param.dtype());
+    grad = grad.contiguous();
+    Entry entry{param, grad, &state_[i]};
+    auto same_group = [&](const std::vector<Entry>& g) {
+      return g.front().param.device() == param.device() && g.front().param.dtype() == param.dtype();
+    };
+    auto group = std::find_if(groups.begin(), groups.end(), same_group);
+    if (group == groups.end())
+      groups.push_back({entry});
+    else
+      group->push_back(entry);
+  }
+  for (auto& group : groups)
+    for (Entry& e : group) ++e.state->step;
+  for (auto& group : groups) {
+    update_group(group.front().param.device(), group.front().param.dtype(), group);
+    // The kernels wrote through raw pointers: tell autograd these tensors changed (as add_ would).
+    for (Entry& e : group) {
+      e.param.storage()->bump_version();
+      for (auto& [name, t] : e.state->buffers) t.storage()->bump_version();
+    }
   }
   ++step_count_;
 }
@@ -68,7 +98,14 @@ Tensor* Optimizer::ParamState::find(const std::string& name) {
 }
 
 Tensor Optimizer::buffer(ParamState& state, const std::string& name, const Tensor& param) {
-  if (Tensor* t = state.find(name)) return *t;
+  if (Tensor* t = state.find(name)) {
+    if (t->device() != param.device() || t->dtype() != param.dtype() || !t->is_contiguous()) {
+      Tensor moved = empty_like(param);
+      copy_data(moved, *t);
+      *t = moved;
+    }
+    return *t;
+  }
   Tensor t = zeros_like(param);
   state.buffers.emplace_back(name, t);
   return t;  // a handle: later emplace_backs may move the vector's elements
@@ -142,21 +179,21 @@ SGD::SGD(std::vector<Tensor> params, double lr, SGDOptions options) : Optimizer(
              "SGD: nesterov momentum requires a momentum and zero dampening");
 }
 
-// g ← g + wd·p ;  b ← g (first step) or μ·b + (1−dampening)·g ;  g ← g + μ·b (nesterov) or b ;  p ← p − lr·g
-void SGD::update(Tensor param, const Tensor& grad, ParamState& state) {
-  Tensor g = grad;
-  if (options_.weight_decay != 0.0) g = add(g, mul(param, options_.weight_decay));
-  if (options_.momentum != 0.0) {
-    Tensor* buf = state.find("momentum_buffer");
-    if (buf == nullptr) {
-      state.buffers.emplace_back("momentum_buffer", clone(g));  // PyTorch: buf = g on the first step
-      buf = &state.buffers.back().second;
-    } else {
-      buf->mul_(options_.momentum).add_(g, 1.0 - options_.dampening);
+// All parameters of the group in one kernel call; a parameter without a momentum buffer yet gets one,
+// which the kernel sets to g (PyTorch's first-step clone) instead of μ·b + (1 − dampening)·g.
+void SGD::update_group(Device device, DType dtype, const std::vector<Entry>& entries) {
+  const SgdHyperparams hyper{lr(), options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov};
+  std::vector<SgdTensor> tensors;
+  tensors.reserve(entries.size());
+  for (const Entry& e : entries) {
+    SgdTensor t{e.param.data(), e.grad.data(), nullptr, e.param.numel(), false};
+    if (options_.momentum != 0.0) {
+      t.first_step = e.state->find("momentum_buffer") == nullptr;
+      t.momentum_buffer = buffer(*e.state, "momentum_buffer", e.param).data();
     }
-    g = options_.nesterov ? add(g, mul(*buf, options_.momentum)) : *buf;
+    tensors.push_back(t);
   }
-  param.add_(g, -lr());
+  KILN_DEVICE_CALL(device, "SGD.step", sgd_step, dtype, tensors, hyper);
 }
 
 // ---------------------------------------------------------------- Adam, AdamW
@@ -174,32 +211,25 @@ Adam::Adam(std::vector<Tensor> params, double lr, AdamOptions options, bool deco
 
 AdamW::AdamW(std::vector<Tensor> params, double lr, AdamOptions options) : Adam(std::move(params), lr, options, true) {}
 
-// (AdamW: p ← p·(1 − lr·wd); Adam: g ← g + wd·p) ;  m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g² ;
-// v̂ ← max(v̂, v) (amsgrad) ;  denom = √v / √(1−β2ᵗ) + eps ;  p ← p − lr/(1−β1ᵗ) · m/denom
-void Adam::update(Tensor param, const Tensor& grad, ParamState& state) {
+// All parameters of the group in one kernel call; the bias corrections are per parameter (its own step
+// count), computed here in double.
+void Adam::update_group(Device device, DType dtype, const std::vector<Entry>& entries) {
   const AdamOptions& o = options_;
-  Tensor g = grad;
-  if (o.weight_decay != 0.0) {
-    if (decoupled_)
-      param.mul_(1.0 - lr() * o.weight_decay);
-    else
-      g = add(g, mul(param, o.weight_decay));
+  const AdamHyperparams hyper{lr(), o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad, decoupled_};
+  std::vector<AdamTensor> tensors;
+  tensors.reserve(entries.size());
+  for (const Entry& e : entries) {
+    AdamTensor t{};
+    t.param = e.param.data();
+    t.grad = e.grad.data();
+    t.exp_avg = buffer(*e.state, "exp_avg", e.param).data();
+    t.exp_avg_sq = buffer(*e.state, "exp_avg_sq", e.param).data();
+    t.max_exp_avg_sq = o.amsgrad ? buffer(*e.state, "max_exp_avg_sq", e.param).data() : nullptr;
+    t.numel = e.param.numel();
+    set_adam_bias_corrections(t, hyper, e.state->step);
+    tensors.push_back(t);
   }
-  Tensor m = buffer(state, "exp_avg", param);
-  Tensor v = buffer(state, "exp_avg_sq", param);
-  m.mul_(o.beta1).add_(g, 1.0 - o.beta1);
-  v.mul_(o.beta2).add_(mul(g, g), 1.0 - o.beta2);
-  const double t = static_cast<double>(state.step);
-  const double bias_correction1 = 1.0 - std::pow(o.beta1, t);
-  const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(o.beta2, t));
-  Tensor second = v;
-  if (o.amsgrad) {
-    Tensor vmax = buffer(state, "max_exp_avg_sq", param);
-    vmax.copy_(maximum(vmax, v));
-    second = vmax;
-  }
-  Tensor denom = add(div(sqrt(second), bias_correction2_sqrt), o.eps);
-  param.add_(div(m, denom), -lr() / bias_correction1);
+  KILN_DEVICE_CALL(device, decoupled_ ? "AdamW.step" : "Adam.step", adam_step, dtype, tensors, hyper);
 }
 
 }  // namespace kiln

@@ -1,7 +1,7 @@
 // Optimizers over a list of parameters (leaf tensors with requires_grad), with torch.optim's exact
-// update rules and defaults. Each update is composed from kiln ops (in-place add_/mul_/copy_ under
-// NoGradGuard), so it runs on any device the ops support; a fused multi-tensor CUDA kernel (one
-// launch for all parameters, like PyTorch's foreach/fused paths) is a later step.
+// update rules and defaults. step() is fused: the parameters with a gradient are grouped by (device,
+// dtype) and each group is updated by one kernel call (kernels/{cpu,cuda}/optim_step; on CUDA one launch
+// per 58–91 tensors), with the per-element math of kernels/common/optim_math.h. No host-device sync.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -24,7 +24,8 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // One update of every parameter that has a gradient; parameters without one are skipped
-  // (their state and step count are left as they are, as in PyTorch).
+  // (their state and step count are left as they are, as in PyTorch). Gradients must be on their
+  // parameter's device; a gradient of another dtype or a non-contiguous one is converted first.
   void step();
   // Sets every parameter's gradient to undefined (PyTorch's zero_grad(set_to_none=True)).
   void zero_grad();
@@ -48,11 +49,18 @@ class Optimizer {
     NamedTensors buffers;  // e.g. {"exp_avg", t}
     Tensor* find(const std::string& name);
   };
-  // Updates parameter i (grad defined, grad mode off). state.step is already incremented.
-  virtual void update(Tensor param, const Tensor& grad, ParamState& state) = 0;
+  // A parameter to update: contiguous, with a contiguous gradient of its dtype on its device.
+  struct Entry {
+    Tensor param;
+    Tensor grad;
+    ParamState* state;  // state->step is already incremented
+  };
+  // Updates all `entries` (one device, one dtype; grad mode off) with one fused kernel call.
+  virtual void update_group(Device device, DType dtype, const std::vector<Entry>& entries) = 0;
   // The buffer names this optimizer may keep per parameter (for load_state_tensors' checks).
   virtual std::vector<std::string> buffer_names() const = 0;
-  // The buffer `name` of `state`, created as zeros like `param` when missing.
+  // The buffer `name` of `state`: created as zeros like `param` when missing, and moved to the
+  // parameter's device and dtype (contiguous) when it is not there (e.g. after Module::to).
   static Tensor buffer(ParamState& state, const std::string& name, const Tensor& param);
 
  private:
@@ -63,7 +71,7 @@ class Optimizer {
 };
 
 // torch.optim.SGD:  g ← g + wd·p ;  b ← g on the first step, else μ·b + (1−dampening)·g ;
-//                   g ← g + μ·b (nesterov) or b ;  p ← p − lr·g
+//                   g ← g + μ·b (nesterov) or b ;  p ← p − lr·g   (sgd_update_element in optim_math.h)
 struct SGDOptions {
   double momentum = 0.0;
   double dampening = 0.0;
@@ -76,7 +84,7 @@ class SGD : public Optimizer {
   const SGDOptions& options() const { return options_; }
 
  protected:
-  void update(Tensor param, const Tensor& grad, ParamState& state) override;
+  void update_group(Device device, DType dtype, const std::vector<Entry>& entries) override;
   std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
 
  private:
@@ -85,7 +93,7 @@ class SGD : public Optimizer {
 
 // torch.optim.Adam (L2 weight decay added to the gradient) and AdamW (decoupled: p ← p·(1 − lr·wd)):
 //   m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g² ;  v̂ ← max(v̂, v) (amsgrad)
-//   denom = √v / √(1−β2ᵗ) + eps ;  p ← p − lr/(1−β1ᵗ) · m/denom
+//   denom = √v / √(1−β2ᵗ) + eps ;  p ← p − lr/(1−β1ᵗ) · m/denom   (adam_update_element in optim_math.h)
 struct AdamOptions {
   double beta1 = 0.9;
   double beta2 = 0.999;
@@ -100,7 +108,7 @@ class Adam : public Optimizer {
 
  protected:
   Adam(std::vector<Tensor> params, double lr, AdamOptions options, bool decoupled);
-  void update(Tensor param, const Tensor& grad, ParamState& state) override;
+  void update_group(Device device, DType dtype, const std::vector<Entry>& entries) override;
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
 
  private:
