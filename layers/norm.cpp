@@ -22,20 +22,33 @@ BatchNormBase::BatchNormBase(const char* type_name, int64_t features, const Batc
 }
 
 // PyTorch's _BatchNorm.forward: count the batch, pick the averaging factor, use batch statistics when
-// training or when no running statistics are kept.
+// training or when no running statistics are kept. The count stays on the tensor's device (an int64
+// add, no host sync), so a training step never waits for the GPU here.
 Tensor BatchNormBase::forward(const Tensor& x) {
   check_input_dim(x);
   KILN_CHECK(x.size(1) == num_features, type_name(), ": input has ", x.size(1), " channels (shape ",
              shape_str(x.shape()), "), expected num_features = ", num_features);
-  double factor = options.momentum.value_or(0.0);
-  if (training_ && options.track_running_stats) {
+  const bool update_stats = training_ && options.track_running_stats;
+  if (update_stats) {
     NoGradGuard no_grad;
-    const double count = num_batches_tracked.item() + 1;
-    num_batches_tracked.fill_(count);
-    if (!options.momentum) factor = 1.0 / count;
+    num_batches_tracked.add_(ones({}, num_batches_tracked.options()));
   }
   const bool use_batch_stats = training_ || !options.track_running_stats;
-  return batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, factor, options.eps);
+  if (!update_stats || options.momentum)
+    return batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, options.momentum.value_or(0.0),
+                      options.eps);
+
+  // momentum = None, a cumulative average: r ← (1 − f)·r + f·stat with f = 1/num_batches_tracked. The factor
+  // is computed on the device: the op updates zeroed temporaries with momentum 1, which leaves exactly the
+  // batch statistics in them (mean, and the unbiased variance), and the blend is done here with f as a tensor.
+  Tensor batch_mean = zeros_like(running_mean), batch_var = zeros_like(running_var);
+  Tensor y = batch_norm(x, weight, bias, batch_mean, batch_var, true, 1.0, options.eps);
+  NoGradGuard no_grad;
+  Tensor f = reciprocal(to_dtype(num_batches_tracked, running_mean.dtype()));
+  Tensor keep = 1.0 - f;
+  running_mean.copy_(running_mean * keep + batch_mean * f);
+  running_var.copy_(running_var * keep + batch_var * f);
+  return y;
 }
 
 std::string BatchNormBase::extra_repr() const {

@@ -11,9 +11,14 @@
 namespace kiln {
 namespace {
 
-void check_pair(const char* op, const Tensor& a, const Tensor& b) {
-  check_float(op, "a", a);
-  check_float(op, "b", b);
+// Float32/float64 operands of one dtype; two int64 operands too for the integer-exact ops (forward only:
+// integers never require grad), so counters such as BatchNorm's num_batches_tracked stay on the device.
+void check_pair(const char* op, BinaryOp kind, const Tensor& a, const Tensor& b) {
+  const bool both_int64 = a.defined() && b.defined() && a.dtype() == DType::Int64 && b.dtype() == DType::Int64;
+  if (!(both_int64 && binary_supports_int64(kind))) {
+    check_float(op, "a", a);
+    check_float(op, "b", b);
+  }
   KILN_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch, ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()),
              " (convert one with .to(dtype))");
   common_device(op, {&a, &b});
@@ -38,7 +43,7 @@ struct BinaryNode final : Node {
 
 Tensor binary(OpId id, BinaryOp kind, const Tensor& a, const Tensor& b) {
   const char* op = op_name(id);
-  check_pair(op, a, b);
+  check_pair(op, kind, a, b);
   Shape out = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor y = empty(out, a.options());
   Strides as = broadcast_strides(a.shape(), a.strides(), out), bs = broadcast_strides(b.shape(), b.strides(), out);

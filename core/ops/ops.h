@@ -64,6 +64,7 @@ Tensor div(const Tensor& x, double value);
 Tensor reciprocal(const Tensor& x);
 
 // ----------------------------------------------------------------- elementwise binary (binary.cpp)
+// float32/float64; add, sub, mul, maximum and minimum also take two int64 tensors (no gradient).
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);

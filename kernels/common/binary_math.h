@@ -41,6 +41,10 @@ KILN_HD void binary_backward(T a, T b, T dy, T& da, T& db) {
   }
 }
 
+// The ops that are also defined for int64 (exact in integer arithmetic, e.g. counters kept on the
+// device); Div and Pow stay float-only. Integers never carry gradients.
+KILN_HD constexpr bool binary_supports_int64(BinaryOp op) { return op != BinaryOp::Div && op != BinaryOp::Pow; }
+
 template <class T>
 KILN_HD bool compare(CompareOp op, T a, T b) {
   switch (op) {
@@ -68,4 +72,12 @@ KILN_HD bool compare(CompareOp op, T a, T b) {
     KILN_BINARY_CASE(Mul, OP_CONST, __VA_ARGS__) KILN_BINARY_CASE(Div, OP_CONST, __VA_ARGS__)        \
     KILN_BINARY_CASE(Pow, OP_CONST, __VA_ARGS__) KILN_BINARY_CASE(Maximum, OP_CONST, __VA_ARGS__)    \
     KILN_BINARY_CASE(Minimum, OP_CONST, __VA_ARGS__)                                                \
+  }
+// The same over the ops of binary_supports_int64 only (the caller has checked the op).
+#define KILN_BINARY_INT_SWITCH(OP, OP_CONST, ...)                                                   \
+  switch (OP) {                                                                                     \
+    KILN_BINARY_CASE(Add, OP_CONST, __VA_ARGS__) KILN_BINARY_CASE(Sub, OP_CONST, __VA_ARGS__)        \
+    KILN_BINARY_CASE(Mul, OP_CONST, __VA_ARGS__) KILN_BINARY_CASE(Maximum, OP_CONST, __VA_ARGS__)    \
+    KILN_BINARY_CASE(Minimum, OP_CONST, __VA_ARGS__)                                                \
+    default: break;                                                                                 \
   }

@@ -7,6 +7,13 @@ namespace kiln::cpu {
 
 void copy_strided(const std::vector<int64_t>& shape, void* dst, DType dst_dtype, const int64_t* dst_strides,
                   const void* src, DType src_dtype, const int64_t* src_strides) {
+  if (dst_dtype == src_dtype && (dst_dtype == DType::BFloat16 || dst_dtype == DType::Float16)) {
+    // Same-dtype copies of the 16-bit floats move their bits (as on CUDA): clone() works for them too.
+    uint16_t* d = static_cast<uint16_t*>(dst);
+    const uint16_t* s = static_cast<const uint16_t*>(src);
+    for_each_strided<2>(shape, {dst_strides, src_strides}, [&](const std::array<int64_t, 2>& o) { d[o[0]] = s[o[1]]; });
+    return;
+  }
   KILN_DISPATCH_ALL(dst_dtype, "copy", [&]<class D>() {
     KILN_DISPATCH_ALL(src_dtype, "copy", [&]<class S>() {
       D* d = static_cast<D*>(dst);

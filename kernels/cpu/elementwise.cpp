@@ -47,6 +47,18 @@ void unary_backward(UnaryOp op, UnaryParams p, DType dtype, const Dims& shape, v
 void binary_forward(BinaryOp op, DType dtype, const Dims& shape, void* y, const void* a, const int64_t* a_strides,
                     const void* b, const int64_t* b_strides) {
   Dims ys = contiguous(shape);
+  if (dtype == DType::Int64) {  // the integer-exact ops only (binary_supports_int64)
+    KILN_CHECK(binary_supports_int64(op), "binary op: this op is not defined for int64 (float32 or float64 expected)");
+    int64_t* yp = static_cast<int64_t*>(y);
+    const int64_t *ap = static_cast<const int64_t*>(a), *bp = static_cast<const int64_t*>(b);
+    KILN_BINARY_INT_SWITCH(op, OP,
+                           for_each_strided<3>(shape, {ys.data(), a_strides, b_strides},
+                                               [&](const std::array<int64_t, 3>& o) {
+                                                 yp[o[0]] = kiln::binary_forward<OP, int64_t>(ap[o[1]],
+                                                                                              bp[o[2]]);
+                                               }));
+    return;
+  }
   KILN_DISPATCH_FLOAT(dtype, "binary op", [&]<class T>() {
     T* yp = static_cast<T*>(y);
     const T *ap = static_cast<const T*>(a), *bp = static_cast<const T*>(b);

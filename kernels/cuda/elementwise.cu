@@ -83,6 +83,16 @@ void binary_forward_t(BinaryOp op, const Dims& shape, void* y, const void* a, co
                                 static_cast<const T*>(b)));
 }
 
+// int64: the integer-exact ops only (binary_supports_int64, checked by the caller).
+void binary_forward_int64(BinaryOp op, const Dims& shape, void* y, const void* a, const int64_t* as, const void* b,
+                          const int64_t* bs) {
+  KILN_BINARY_INT_SWITCH(op, OP,
+                         ew::launch(BinaryForwardF<OP, int64_t>{}, shape,
+                                    OutPtrs<int64_t, 1>{{static_cast<int64_t*>(y)}}, nullptr,
+                                    std::array<const int64_t*, 2>{as, bs}, static_cast<const int64_t*>(a),
+                                    static_cast<const int64_t*>(b)));
+}
+
 template <class T>
 void binary_backward_t(BinaryOp op, const Dims& shape, void* da, void* db, const void* a, const int64_t* as,
                        const void* b, const int64_t* bs, const void* dy, const int64_t* dys) {
@@ -143,6 +153,9 @@ void binary_forward(BinaryOp op, DType dtype, const Dims& shape, void* y, const 
   switch (dtype) {
     case DType::Float32: return binary_forward_t<float>(op, shape, y, a, a_strides, b, b_strides);
     case DType::Float64: return binary_forward_t<double>(op, shape, y, a, a_strides, b, b_strides);
+    case DType::Int64:
+      if (!binary_supports_int64(op)) unsupported("binary op (division, power)", dtype, kFloatOnly);
+      return binary_forward_int64(op, shape, y, a, a_strides, b, b_strides);
     default: unsupported("binary op", dtype, kFloatOnly);
   }
 }

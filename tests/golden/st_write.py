@@ -22,14 +22,28 @@ _DTYPES = {
 }
 
 
+def _c_contiguous(array):
+    # np.ascontiguousarray would turn a 0-d array (a scalar, shape []) into shape [1].
+    array = np.asarray(array)
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
 def save(path, tensors, metadata=None):
-    """Writes {name: numpy array} to `path` (arrays are stored C-contiguous, little-endian)."""
+    """Writes {name: numpy array} to `path` (arrays are stored C-contiguous, little-endian).
+
+    A value may also be a pair (safetensors dtype name, array) to store the array's raw bytes under
+    that name: numpy has no bfloat16, so ("BF16", uint16 array of the bit patterns) writes one.
+    """
     header = {}
     blobs = []
     offset = 0
     for name, array in tensors.items():
-        array = np.ascontiguousarray(array)
-        dtype = _DTYPES[array.dtype]
+        if isinstance(array, tuple):
+            dtype, array = array
+            array = _c_contiguous(array)
+        else:
+            array = _c_contiguous(array)
+            dtype = _DTYPES[array.dtype]
         data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
         header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)

@@ -1,0 +1,320 @@
+// Training checkpoints (core/serialization/checkpoint.h): the round trip of every part, bit-exact resume
+// on the CPU, and the refusal of missing, truncated, foreign, other-version and corrupted files; a failed
+// save leaves the previous checkpoint valid.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+
+#include "core/checkpoint_resume.h"
+#include "core/serialization/half.h"
+#include "core/serialization/safetensors.h"
+#include "kiln_test.h"
+
+using namespace kiln;
+using kiln::test::resume::bytes_of;
+using kiln::test::resume::check_identical;
+
+namespace {
+
+std::string temp_dir() {
+  auto dir = std::filesystem::temp_directory_path() / ("kiln_test_checkpoint_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+std::string temp_path(const std::string& name) { return temp_dir() + "/" + name; }
+
+std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+void write_all(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+}
+uint64_t header_length(const std::string& file) {
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(file[size_t(i)]);
+  return n;
+}
+bool no_temp_files_left() {
+  for (const auto& entry : std::filesystem::directory_iterator(temp_dir()))
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos) return false;
+  return true;
+}
+
+// load_checkpoint(path) must throw a kiln::Error naming the file and containing `text`.
+void check_refused(const std::string& path, const std::string& text) {
+  bool threw = false;
+  try {
+    load_checkpoint(path);
+  } catch (const Error& e) {
+    threw = true;
+    std::string msg = e.what();
+    INFO("message: " << msg);
+    CHECK(msg.find("load_checkpoint") != std::string::npos);
+    CHECK(msg.find("'" + path + "'") != std::string::npos);
+    CHECK(msg.find(text) != std::string::npos);
+  }
+  INFO("expected an error containing: " << text);
+  CHECK(threw);
+}
+
+// A checkpoint with one of everything: two models' groups of several dtypes (GAN-style), an optimizer,
+// generators with extreme states, a configuration with characters JSON must escape.
+Checkpoint sample_checkpoint() {
+  Checkpoint ck;
+  ck.step = std::numeric_limits<int64_t>::max() - 5;
+  ck.data = {3, 17};
+  ck.config = {{"lr", "3e-4"}, {"model", "dcgan"}, {"empty", ""},
+               {"note", "quote \" backslash \\ newline \n \xC3\xA9"}};
+  Generator g(5);
+  ck.add_state("G", {{"fc.weight", randn({3, 4}, {}, g)},
+                     {"fc.bias", randn({3}, {.dtype = DType::Float64}, g)},
+                     {"bn.num_batches_tracked",
+                      from_vector(std::vector<int64_t>{-7}, Shape{}, {.dtype = DType::Int64})},
+                     {"mask", gt(randn({2, 3}, {}, g), 0.0)},
+                     {"half", to_half_from_float32(from_vector<float>({1.5f, -2.f}, {2}), DType::BFloat16)},
+                     {"transposed", randn({2, 3}, {}, g).t()},  // a non-contiguous view
+                     {"empty", zeros({0, 2})}});
+  ck.add_state("D", {{"w", randn({2}, {}, g)}});
+  ck.add_state("optimizer.G", {{"lr", from_vector(std::vector<double>{3e-4}, Shape{}, {.dtype = DType::Float64})}});
+  ck.add_state("nothing", {});
+  ck.add_generator("default", GeneratorState{std::numeric_limits<uint64_t>::max(), 12345678901234567890ull});
+  ck.add_generator("shuffle", Generator(99));
+  return ck;
+}
+
+void check_same_checkpoint(const Checkpoint& a, const Checkpoint& b) {
+  CHECK(a.step == b.step);
+  CHECK(a.data == b.data);
+  CHECK(a.config == b.config);
+  CHECK(a.state_groups() == b.state_groups());
+  for (const auto& group : a.state_groups()) check_identical(a.state(group), b.state(group), group);
+  CHECK(a.generators() == b.generators());
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: every part comes back exactly", "[checkpoint]") {
+  Checkpoint ck = sample_checkpoint();
+  const std::string path = temp_path("everything.ckpt");
+  save_checkpoint(path, ck);
+  Checkpoint back = load_checkpoint(path);
+  check_same_checkpoint(back, ck);
+  CHECK(back.state("G")[4].second.dtype() == DType::BFloat16);
+  CHECK(back.state("nothing").empty());
+  for (const auto& [name, t] : back.state("G")) {
+    CHECK(t.device().is_cpu());
+    CHECK(t.is_contiguous());
+  }
+  CHECK(back.generator("default").seed == std::numeric_limits<uint64_t>::max());
+  CHECK(back.generator("default").offset == 12345678901234567890ull);
+  Generator g;
+  back.restore_generator("shuffle", g);
+  CHECK(g.seed() == 99);
+  CHECK(g.offset() == 0);
+
+  // It is an ordinary safetensors file: tensors "<group>/<name>", the marker, and zlib's CRC-32 of the data.
+  SafetensorsFile st = load_safetensors(path);
+  CHECK(st.metadata.at("format") == "kiln-checkpoint");
+  CHECK(st.metadata.at("version") == "1");
+  CHECK(st.metadata.at("step") == std::to_string(ck.step));
+  CHECK(st.metadata.at("config.lr") == "3e-4");
+  CHECK(st.contains("G/fc.weight"));
+  CHECK(st.contains("optimizer.G/lr"));
+  const std::string file = read_all(path);
+  const std::string data = file.substr(8 + header_length(file));
+  char crc[9];
+  std::snprintf(crc, sizeof crc, "%08lx", ::crc32(0, reinterpret_cast<const Bytef*>(data.data()), uInt(data.size())));
+  CHECK(st.metadata.at("crc32") == crc);
+
+  // A second save replaces the file; an empty checkpoint is valid too.
+  save_checkpoint(path, Checkpoint{});
+  Checkpoint empty = load_checkpoint(path);
+  CHECK(empty.step == 0);
+  CHECK(empty.state_groups().empty());
+  CHECK(empty.generators().empty());
+  CHECK(no_temp_files_left());
+}
+
+TEST_CASE("checkpoint: states are snapshots, and misuse is refused", "[checkpoint]") {
+  Tensor live = zeros({3});
+  Checkpoint ck;
+  ck.add_state("model", {{"w", live}});
+  live.fill_(5.0);  // training goes on after the checkpoint was taken
+  CHECK(ck.state("model")[0].second.to_vector<float>() == std::vector<float>({0.f, 0.f, 0.f}));
+
+  // A parameter that requires grad is snapshotted without history.
+  Tensor p = ones({2}, {.requires_grad = true});
+  ck.add_state("p", {{"p", p}});
+  CHECK(!ck.state("p")[0].second.requires_grad());
+
+  CHECK_THROWS_WITH_TEXT(ck.add_state("model", {}), "already added");
+  CHECK_THROWS_WITH_TEXT(ck.add_state("a/b", {}), "group name 'a/b'");
+  CHECK_THROWS_WITH_TEXT(ck.add_state("", {}), "group name ''");
+  CHECK_THROWS_WITH_TEXT(ck.add_state("a,b", {}), "group name 'a,b'");
+  CHECK_THROWS_WITH_TEXT(ck.add_state("x", {{"w", live}, {"w", live}}), "'w' twice");
+  CHECK_THROWS_WITH_TEXT(ck.add_state("y", {{"w", Tensor()}}), "'y/w' is undefined");
+  CHECK_THROWS_WITH_TEXT(ck.add_state("z", {{"", live}}), "empty name");
+  CHECK_THROWS_WITH_TEXT(ck.state("optimizer"), "no state group 'optimizer' (the checkpoint holds 'model', 'p')");
+  CHECK_THROWS_WITH_TEXT(ck.generator("default"), "no generator 'default' (the checkpoint holds none)");
+  CHECK_THROWS_WITH_TEXT(ck.add_generator("a b", Generator()), "the name 'a b'");
+  CHECK(ck.has_state("model"));
+  CHECK(!ck.has_state("x"));
+}
+
+TEST_CASE("checkpoint: restoring into another model or optimizer is refused (strict)", "[checkpoint]") {
+  using kiln::test::resume::Net;
+  manual_seed(1);
+  Net net;
+  AdamW opt(net.parameters());
+  Checkpoint ck;
+  ck.add_state("model", net.state_dict());
+  ck.add_state("optimizer", opt.state_tensors());
+  const std::string path = temp_path("strict.ckpt");
+  save_checkpoint(path, ck);
+  Checkpoint back = load_checkpoint(path);
+
+  Linear other(kiln::test::resume::kFeatures, 2);
+  CHECK_THROWS_WITH_TEXT(other.load_state_dict(back.state("model")), "fc1.weight");
+  SGD sgd(other.parameters(), 0.1);
+  ck = Checkpoint();
+  ck.add_state("optimizer", {{"param.0.exp_avg", zeros({2, kiln::test::resume::kFeatures})}});
+  CHECK_THROWS_WITH_TEXT(sgd.load_state_tensors(ck.state("optimizer")), "unknown state 'param.0.exp_avg'");
+  // The matching objects take it.
+  net.load_state_dict(back.state("model"));
+  opt.load_state_tensors(back.state("optimizer"));
+}
+
+TEST_CASE("checkpoint: N steps straight equal N/2 + save + load + N/2, bit for bit (CPU)", "[checkpoint]") {
+  // Split at the very start, exactly at an epoch's end, and in the middle of an epoch.
+  for (int64_t split : {int64_t(0), int64_t(5), int64_t(7)})
+    kiln::test::resume::check_resume_is_bit_exact(Device::cpu(), split, temp_dir());
+}
+
+TEST_CASE("checkpoint: missing, truncated, foreign, other-version and corrupted files are refused", "[checkpoint]") {
+  const std::string good = temp_path("good.ckpt");
+  save_checkpoint(good, sample_checkpoint());
+  const std::string file = read_all(good);
+  const size_t header_end = 8 + size_t(header_length(file));
+  REQUIRE(file.size() > header_end + 16);
+
+  check_refused(temp_path("no_such.ckpt"), "No such file or directory");
+
+  // Truncated anywhere: inside the length, inside the header, right after it, inside the data, one byte short.
+  const std::string cut = temp_path("cut.ckpt");
+  for (size_t size : {size_t(0), size_t(5), size_t(8), header_end / 2, header_end, header_end + 1,
+                      (header_end + file.size()) / 2, file.size() - 1}) {
+    INFO("truncated to " << size << " of " << file.size() << " bytes");
+    write_all(cut, file.substr(0, size));
+    check_refused(cut, "cannot read the checkpoint");
+  }
+  // Bytes appended after a complete checkpoint change its data section.
+  write_all(cut, file + "extra");
+  check_refused(cut, "is corrupted");
+
+  const std::string text = temp_path("notes.txt");
+  write_all(text, "these are not the tensors you are looking for\n");
+  check_refused(text, "not a safetensors file");
+
+  // Foreign safetensors files: no metadata, metadata without the marker, another format.
+  const std::string foreign = temp_path("foreign.safetensors");
+  save_safetensors(foreign, {{"w", ones({2})}});
+  check_refused(foreign, "is not a kiln checkpoint");
+  save_safetensors(foreign, {{"w", ones({2})}}, {{"step", "3"}});
+  check_refused(foreign, "is not a kiln checkpoint");
+  save_safetensors(foreign, {{"w", ones({2})}}, {{"format", "pt"}});
+  check_refused(foreign, "its metadata says format 'pt'");
+
+  // Another version of the format (a file from a later kiln), or none.
+  SafetensorsFile st = load_safetensors(good);
+  st.metadata["version"] = "2";
+  const std::string other_version = temp_path("v2.ckpt");
+  save_safetensors(other_version, st.tensors, st.metadata);
+  check_refused(other_version, "of version 2, but this build of kiln reads version 1");
+  st.metadata.erase("version");
+  save_safetensors(other_version, st.tensors, st.metadata);
+  check_refused(other_version, "of version (none)");
+
+  // One flipped bit anywhere in the data is caught by the CRC.
+  const std::string bad = temp_path("bad.ckpt");
+  for (size_t pos : {header_end, header_end + 7, (header_end + file.size()) / 2, file.size() - 1}) {
+    INFO("bit flipped at byte " << pos);
+    std::string damaged = file;
+    damaged[pos] = char(damaged[pos] ^ 0x10);
+    write_all(bad, damaged);
+    check_refused(bad, "is corrupted: the CRC-32 of its data is");
+  }
+  // A damaged CRC entry itself, and missing metadata, are reported too.
+  st = load_safetensors(good);
+  st.metadata["crc32"] = "00000000";
+  save_safetensors(bad, st.tensors, st.metadata);
+  check_refused(bad, "the header says 00000000");
+  st = load_safetensors(good);
+  st.metadata.erase("step");
+  save_safetensors(bad, st.tensors, st.metadata);
+  check_refused(bad, "lacks 'step'");
+  st = load_safetensors(good);
+  st.metadata["data.epoch"] = "3x";
+  save_safetensors(bad, st.tensors, st.metadata);
+  check_refused(bad, "'data.epoch' is '3x', not an integer");
+
+  // The good file still loads.
+  check_same_checkpoint(load_checkpoint(good), sample_checkpoint());
+}
+
+TEST_CASE("checkpoint: a failed save leaves the previous checkpoint valid", "[checkpoint]") {
+  const std::string path = temp_path("previous.ckpt");
+  Checkpoint before = sample_checkpoint();
+  save_checkpoint(path, before);
+  const std::string previous_bytes = read_all(path);
+
+  // A bigger checkpoint whose save fails half-way through the data: the file size limit makes write()
+  // fail with EFBIG (as a full disk would) after the previous checkpoint's size.
+  Checkpoint bigger = sample_checkpoint();
+  bigger.add_state("big", {{"w", zeros({64 * 1024})}});
+  struct rlimit old_limit;
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = rlim_t(previous_bytes.size() + 4096);
+  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);  // else exceeding the limit kills the process
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  std::string message;
+  try {
+    save_checkpoint(path, bigger);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+  INFO("message: " << message);
+  CHECK(message.find("save_checkpoint: '" + path + "'") != std::string::npos);
+  CHECK(message.find("File too large") != std::string::npos);
+  CHECK(read_all(path) == previous_bytes);
+  check_same_checkpoint(load_checkpoint(path), before);
+  CHECK(no_temp_files_left());
+
+  // Unwritable places: a missing directory, a directory in the way of the file, a read-only directory.
+  CHECK_THROWS_WITH_TEXT(save_checkpoint(temp_path("missing_dir/x.ckpt"), before), "No such file or directory");
+  std::filesystem::create_directories(temp_path("a_dir"));
+  CHECK_THROWS_WITH_TEXT(save_checkpoint(temp_path("a_dir"), before), "Is a directory");
+  if (::geteuid() != 0) {  // root ignores directory permissions
+    const std::string ro = temp_path("read_only");
+    std::filesystem::create_directories(ro);
+    save_checkpoint(ro + "/run.ckpt", before);
+    ::chmod(ro.c_str(), 0555);
+    CHECK_THROWS_WITH_TEXT(save_checkpoint(ro + "/run.ckpt", bigger), "Permission denied");
+    ::chmod(ro.c_str(), 0755);
+    check_same_checkpoint(load_checkpoint(ro + "/run.ckpt"), before);
+  } else {
+    WARN("running as root: the read-only directory case is skipped (root may write anywhere)");
+  }
+  CHECK(no_temp_files_left());
+}
