@@ -10,4 +10,5 @@
 #include "layers/module.h"
 #include "layers/norm.h"
 #include "layers/pool.h"
+#include "layers/rnn.h"
 #include "layers/sequential.h"

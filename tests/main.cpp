@@ -16,6 +16,7 @@
 #include "core/allocator.h"
 #include "core/gradcheck.h"
 #include "core/ops/op_table.h"
+#include "core/ops/rnn.h"
 
 int main(int argc, char** argv) {
   int failed = Catch::Session().run(argc, argv);
@@ -28,6 +29,12 @@ int main(int argc, char** argv) {
       // Moving between devices can only be checked where there are two devices.
       if (op == kiln::OpId::to_device && !kiln::cuda_is_available()) {
         std::printf("op 'to_device' not checked: no CUDA device (its gradient check runs on GPU machines)\n");
+        continue;
+      }
+      // cuDNN's RNN runs only on a GPU, in a build with cuDNN.
+      if (op == kiln::OpId::cudnn_rnn && !kiln::cudnn_rnn_available()) {
+        std::printf("op 'cudnn_rnn' not checked: no CUDA device with cuDNN "
+                    "(its gradient check runs on GPU machines)\n");
         continue;
       }
       {

@@ -96,7 +96,9 @@
   /* attention and recurrent cells: core/ops/attention.cpp, core/ops/rnn_cell.cpp */ \
   X(scaled_dot_product_attention, true, "attention") \
   X(lstm_cell, true, "rnn_cell")                     \
-  X(gru_cell, true, "rnn_cell")
+  X(gru_cell, true, "rnn_cell")                      \
+  /* whole recurrent stacks through cuDNN (its gradient check needs a GPU): core/ops/rnn.cpp */ \
+  X(cudnn_rnn, true, "rnn")
 
 namespace kiln {
 
@@ -109,7 +111,7 @@ enum class OpId : uint16_t {
 
 constexpr int kOpCount = int(OpId::Count);
 // Adding an op? Add it above, give it a gradient check, then bump this number.
-static_assert(kOpCount == 79, "the op table changed: update kOpCount's expected value and the tests");
+static_assert(kOpCount == 80, "the op table changed: update kOpCount's expected value and the tests");
 
 const char* op_name(OpId op);
 bool op_is_differentiable(OpId op);
