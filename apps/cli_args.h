@@ -22,6 +22,8 @@ class Args {
 
   bool has(const std::string& name) const { return values_.count(name) > 0; }
   const std::vector<std::string>& positional() const { return positional_; }
+  // Every flag given, name → value ("1" for switches), e.g. to record a run's command line.
+  const std::map<std::string, std::string>& values() const { return values_; }
   std::string get_string(const std::string& name, const std::string& fallback) const;
   // Integers in [lo, hi]; real numbers that are finite and in [lo, hi].
   long long get_int(const std::string& name, long long fallback, long long lo, long long hi) const;

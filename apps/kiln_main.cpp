@@ -6,6 +6,8 @@
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
+#include "apps/run_models.h"
+#include "apps/train_options.h"
 #include "apps/train_mlp.h"
 #include "core/allocator.h"
 #include "core/error.h"
@@ -25,7 +27,12 @@ const char* kUsage =
     "                                the Fréchet distance for image generators)\n"
     "                    gpt         GPT language model on Debian's fortunes (--corpus text) or on\n"
     "                                MIDI event tokens of Debian's MIDI music (--corpus music)\n"
+    "                    charrnn     multi-layer LSTM language model (same corpora as gpt)\n"
+    "                    rnnvae      sentence VAE (LSTM encoder/decoder, KL annealing, word dropout)\n"
+    "                                on the lines of the text corpus\n"
     "                    mlp         the two-layer perceptron demo\n"
+    "  resume RUN      continue a run from its checkpoint (bit for bit); flags given here override the\n"
+    "                  run's, e.g. kiln resume runs/gan --steps 5000\n"
     "  sample RUN      new samples from a trained generator: --count N, --interpolate (latent walks),\n"
     "                  --seed N, --out FILE.png\n"
     "  eval RUN        the run's test figure: classifier accuracy, VAE test loss, or for dcgan the\n"
@@ -47,6 +54,10 @@ const char* kUsage =
     "model options: dcgan --latent N --features N --ema DECAY; vae --latent N; mlp --hidden N;\n"
     "  gpt --corpus text|music --context N --layers N --heads N --width N --dropout P --warmup N\n"
     "      --weight-decay X --temperature X --top-k N --val-windows N\n"
+    "  charrnn --corpus text|music --context N --layers N --hidden N --embed N --dropout P --clip X\n"
+    "      --temperature X --top-k N --val-windows N\n"
+    "  rnnvae --max-len N --embed N --hidden N --latent N --anneal STEPS --word-dropout P --clip X\n"
+    "      --temperature X\n"
     "\n"
     "A run folder holds config.json, metrics.csv, curves.svg, samples/, model.safetensors and report.html\n"
     "(one self-contained page: open it in a browser).\n"
@@ -97,9 +108,26 @@ int train(int argc, char** argv) {
   if (model == "dcgan") return kiln::apps::train_dcgan(argc, argv, first);
   if (model == "vae") return kiln::apps::train_vae(argc, argv, first);
   if (model == "classifier") return kiln::apps::train_classifier(argc, argv, first);
-  if (model == "gpt") return kiln::apps::train_gpt(argc, argv, first);
+  if (model == "rnnvae") return kiln::apps::train_rnnvae(argc, argv, first);
+  if (model == "gpt" || model == "charrnn") return kiln::apps::train_sequence_model(argc, argv, first, model);
   if (model == "mlp") return train_mlp_command(argc, argv, first);
-  throw kiln::cli::UsageError("unknown model '" + model + "' (dcgan, vae, gpt, classifier, mlp)");
+  throw kiln::cli::UsageError("unknown model '" + model + "' (dcgan, vae, gpt, charrnn, rnnvae, classifier, mlp)");
+}
+
+// kiln resume RUN [flags]: replays the run's recorded `kiln train` flags (config.json "flags"), then the
+// flags given here (e.g. a larger --steps or another --device), with --out RUN --resume.
+int resume(int argc, char** argv) {
+  if (argc < 3 || argv[2][0] == '-') throw kiln::cli::UsageError("kiln resume takes a run folder first");
+  const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
+  const kiln::apps::Config config = run.read_config();
+  std::vector<std::string> words = {argv[0], "train", kiln::apps::config_value(run, config, "model")};
+  for (const auto& [name, value] : kiln::apps::flags_from_text(kiln::apps::config_value(run, config, "flags")))
+    words.insert(words.end(), {"--" + name, value});
+  for (int i = 3; i < argc; ++i) words.push_back(argv[i]);
+  words.insert(words.end(), {"--out", run.path(), "--resume"});
+  std::vector<char*> args;
+  for (std::string& w : words) args.push_back(w.data());
+  return train(int(args.size()), args.data());
 }
 
 int list_ops() {
@@ -118,6 +146,7 @@ int main(int argc, char** argv) {
     std::string cmd = argc > 1 ? argv[1] : "help";
     if (cmd == "train") return train(argc, argv);
     if (cmd == "ops") return list_ops();
+    if (cmd == "resume") return resume(argc, argv);
     if (cmd == "sample") return kiln::apps::sample_command(argc, argv, 2);
     if (cmd == "eval") return kiln::apps::eval_command(argc, argv, 2);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {

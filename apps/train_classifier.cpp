@@ -8,6 +8,7 @@
 #include "apps/evaluation.h"
 #include "apps/image_data.h"
 #include "apps/model_io.h"
+#include "apps/resumable.h"
 #include "apps/training_run.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
@@ -19,7 +20,7 @@
 namespace kiln::apps {
 
 int train_classifier(int argc, char** argv, int first) {
-  cli::Args args(argc, argv, first, train_flag_names());
+  cli::Args args = train_args(argc, argv, first);
   TrainOptions defaults;
   defaults.model = "classifier";
   defaults.batch = 128;
@@ -36,10 +37,15 @@ int train_classifier(int argc, char** argv, int first) {
   Adam optimizer(model.parameters(), o.lr);
   data::DataLoader loader({data.train.images, data.train.labels},
                           {.batch_size = o.batch, .seed = o.seed, .device = o.device});
+  Resumable state;
+  state.modules = {{"classifier", &model}};
+  state.optimizers = {{"adam", &optimizer}};
+  state.loader = &loader;
+  const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "classifier on " + (o.data.empty() ? std::string("Fashion-MNIST") : o.data),
-                  {{"parameters", std::to_string(model.parameter_count())}}, "img");
+                  {{"parameters", std::to_string(model.parameter_count())}}, "img", start + 1);
   double best = 0.0;
-  for (int64_t step = 1; step <= o.steps; ++step) {
+  for (int64_t step = start + 1; step <= o.steps; ++step) {
     std::vector<Tensor> batch = loader.next();
     Tensor loss = cross_entropy(model.forward(batch[0]), batch[1]);
     optimizer.zero_grad();
@@ -59,6 +65,7 @@ int train_classifier(int argc, char** argv, int first) {
       run.report().results = {{"test accuracy", text}};
       run.write_report();
     }
+    if (run.due(step, o.checkpoint_every)) state.save(run.dir(), step, run.config());
   }
   run.finish();
   return 0;

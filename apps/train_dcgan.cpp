@@ -8,6 +8,7 @@
 #include "apps/commands.h"
 #include "apps/image_data.h"
 #include "apps/model_io.h"
+#include "apps/resumable.h"
 #include "apps/training_run.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
@@ -21,7 +22,7 @@
 namespace kiln::apps {
 
 int train_dcgan(int argc, char** argv, int first) {
-  cli::Args args(argc, argv, first, train_flag_names({"latent", "features", "ema"}));
+  cli::Args args = train_args(argc, argv, first, {"latent", "features", "ema"});
   TrainOptions defaults;
   defaults.model = "dcgan";
   defaults.batch = 128;
@@ -61,6 +62,15 @@ int train_dcgan(int argc, char** argv, int first) {
   g_ema.load_state_dict(g.state_dict());
   EMA ema(g.parameters(), ema_decay);
   data::DataLoader loader({data.train.images}, {.batch_size = o.batch, .seed = o.seed, .device = o.device});
+  Generator noise(o.seed + 1);
+  const Tensor fixed_z = randn({64, config.latent}, {.device = o.device}, noise);
+  Resumable state;
+  state.modules = {{"generator", &g}, {"discriminator", &d}};
+  state.optimizers = {{"generator", &opt_g}, {"discriminator", &opt_d}};
+  state.averages = {{"generator", &ema}};
+  state.generators = {{"init", &rng}, {"noise", &noise}};
+  state.loader = &loader;
+  const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "DCGAN on " + (o.data.empty() ? std::string("Fashion-MNIST") : o.data),
                   {{"latent", std::to_string(config.latent)},
                    {"channels", std::to_string(config.channels)},
@@ -68,12 +78,10 @@ int train_dcgan(int argc, char** argv, int first) {
                    {"ema", std::to_string(ema_decay)},
                    {"generator_parameters", std::to_string(g.parameter_count())},
                    {"discriminator_parameters", std::to_string(d.parameter_count())}},
-                  "img");
+                  "img", start + 1);
 
-  Generator noise(o.seed + 1);
-  const Tensor fixed_z = randn({64, config.latent}, {.device = o.device}, noise);
   const Tensor ones = full({o.batch}, 1.0, {.device = o.device}), zeros_ = zeros({o.batch}, {.device = o.device});
-  for (int64_t step = 1; step <= o.steps; ++step) {
+  for (int64_t step = start + 1; step <= o.steps; ++step) {
     Tensor real = loader.next()[0];
     Tensor fake = g.forward(randn({o.batch, config.latent}, {.device = o.device}, noise));
     // D: maximize log D(x) + log(1 − D(G(z)))
@@ -112,6 +120,7 @@ int train_dcgan(int argc, char** argv, int first) {
       save_weights(g_ema, run.dir().file("model.safetensors"), {{"model", "dcgan"}});
       run.write_report();
     }
+    if (run.due(step, o.checkpoint_every)) state.save(run.dir(), step, run.config());
   }
   run.finish();
   return 0;

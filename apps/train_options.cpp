@@ -16,6 +16,26 @@ std::string exact(double v) {  // shortest text that reads back as the same lear
 
 }  // namespace
 
+std::string flags_text(const Config& flags) {
+  std::string text;
+  for (const auto& [name, value] : flags) text += (text.empty() ? "" : "\n") + name + "=" + value;
+  return text;
+}
+
+Config flags_from_text(const std::string& text) {
+  Config flags;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) flags[line.substr(0, eq)] = line.substr(eq + 1);
+    start = end + 1;
+  }
+  return flags;
+}
+
 Device parse_device(const std::string& text) {
   if (text == "auto") return cuda_is_available() ? Device::cuda(0) : Device::cpu();
   if (text == "cpu") return Device::cpu();
@@ -40,11 +60,11 @@ std::string device_string(Device device) {
   return device.is_cuda() ? "cuda:" + std::to_string(device.index) : "cpu";
 }
 
-std::vector<std::string> train_flag_names(std::vector<std::string> extra) {
+cli::Args train_args(int argc, char** argv, int first, const std::vector<std::string>& extra) {
   std::vector<std::string> names = {"data", "out", "device", "seed", "steps", "epochs", "batch", "lr",
                                     "sample-every", "checkpoint-every", "log-every", "limit"};
   names.insert(names.end(), extra.begin(), extra.end());
-  return names;
+  return cli::Args(argc, argv, first, names, {"resume"});
 }
 
 TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
@@ -61,6 +81,11 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   o.checkpoint_every = args.get_int("checkpoint-every", o.checkpoint_every, 1, int64_t(1) << 40);
   o.log_every = args.get_int("log-every", o.log_every, 1, int64_t(1) << 40);
   o.limit = args.get_int("limit", 0, 0, int64_t(1) << 40);
+  o.resume = args.has("resume");
+  if (o.resume && o.out.empty()) throw cli::UsageError("--resume needs --out RUN_FOLDER (or use 'kiln resume RUN')");
+  for (const auto& [name, value] : args.values())
+    if (name != "out" && name != "resume") o.flags[name] = value;
+  if (!args.positional().empty()) throw cli::UsageError("unexpected argument '" + args.positional()[0] + "'");
   return o;
 }
 
@@ -76,29 +101,8 @@ Config TrainOptions::to_config() const {
           {"sample_every", std::to_string(sample_every)},
           {"checkpoint_every", std::to_string(checkpoint_every)},
           {"log_every", std::to_string(log_every)},
-          {"limit", std::to_string(limit)}};
-}
-
-TrainOptions TrainOptions::from_config(const Config& c) {
-  auto get = [&](const char* key) {
-    auto it = c.find(key);
-    KILN_CHECK(it != c.end(), "the run's config.json has no '", key, "'");
-    return it->second;
-  };
-  TrainOptions o;
-  o.model = get("model");
-  o.data = get("data");
-  o.device = parse_device(get("device"));
-  o.seed = std::stoull(get("seed"));
-  o.steps = std::stoll(get("steps"));
-  o.epochs = std::stoll(get("epochs"));
-  o.batch = std::stoll(get("batch"));
-  o.lr = std::stod(get("lr"));
-  o.sample_every = std::stoll(get("sample_every"));
-  o.checkpoint_every = std::stoll(get("checkpoint_every"));
-  o.log_every = std::stoll(get("log_every"));
-  o.limit = std::stoll(get("limit"));
-  return o;
+          {"limit", std::to_string(limit)},
+          {"flags", flags_text(flags)}};
 }
 
 }  // namespace kiln::apps

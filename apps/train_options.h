@@ -24,15 +24,19 @@ struct TrainOptions {
   int64_t checkpoint_every = 1000;
   int64_t log_every = 50;
   int64_t limit = 0;          // use the first N training examples only (0: all)
+  bool resume = false;        // continue the run in `out` from its checkpoint
+  Config flags;               // the flags given on the command line (what `kiln resume` replays)
 
   Config to_config() const;
-  static TrainOptions from_config(const Config& config);
 };
 
-// The flag names parse_train_options knows (for Args), plus the model's own.
-std::vector<std::string> train_flag_names(std::vector<std::string> extra = {});
+// The flags of `kiln train MODEL`: the shared ones plus the model's own `extra`, and the switch --resume.
+cli::Args train_args(int argc, char** argv, int first, const std::vector<std::string>& extra = {});
 // Reads the shared flags over `defaults` (a model's own defaults for batch, lr, steps, ...).
 TrainOptions parse_train_options(const cli::Args& args, TrainOptions defaults);
+// The recorded flags as "name=value" lines (config.json's "flags"), and back.
+std::string flags_text(const Config& flags);
+Config flags_from_text(const std::string& text);
 // "auto", "cpu", "cuda", "cuda:N".
 Device parse_device(const std::string& text);
 std::string device_string(Device device);

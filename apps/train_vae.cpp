@@ -9,6 +9,7 @@
 #include "apps/evaluation.h"
 #include "apps/image_data.h"
 #include "apps/model_io.h"
+#include "apps/resumable.h"
 #include "apps/training_run.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
@@ -21,7 +22,7 @@
 namespace kiln::apps {
 
 int train_vae(int argc, char** argv, int first) {
-  cli::Args args(argc, argv, first, train_flag_names({"latent"}));
+  cli::Args args = train_args(argc, argv, first, {"latent"});
   TrainOptions defaults;
   defaults.model = "vae";
   defaults.batch = 128;
@@ -38,14 +39,20 @@ int train_vae(int argc, char** argv, int first) {
   vae.to(o.device);
   Adam optimizer(vae.parameters(), o.lr);
   data::DataLoader loader({data.train.images}, {.batch_size = o.batch, .seed = o.seed, .device = o.device});
+  Generator noise(o.seed + 1);
+  const Tensor fixed_z = randn({64, latent}, {.device = o.device}, noise);
+  Resumable state;
+  state.modules = {{"vae", &vae}};
+  state.optimizers = {{"adam", &optimizer}};
+  state.generators = {{"noise", &noise}};
+  state.loader = &loader;
+  const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "conv VAE on " + (o.data.empty() ? std::string("Fashion-MNIST") : o.data),
                   {{"latent", std::to_string(latent)},
                    {"channels", std::to_string(data.train.images.size(1))},
-                   {"parameters", std::to_string(vae.parameter_count())}}, "img");
-  Generator noise(o.seed + 1);
-  const Tensor fixed_z = randn({64, latent}, {.device = o.device}, noise);
+                   {"parameters", std::to_string(vae.parameter_count())}}, "img", start + 1);
   const Tensor originals = data.test.images.narrow(0, 0, 32).to(o.device);
-  for (int64_t step = 1; step <= o.steps; ++step) {
+  for (int64_t step = start + 1; step <= o.steps; ++step) {
     Tensor x = loader.next()[0];
     Tensor loss = models::vae_loss(vae.forward(x, randn({o.batch, latent}, {.device = o.device}, noise)), x);
     optimizer.zero_grad();
@@ -82,6 +89,7 @@ int train_vae(int argc, char** argv, int first) {
                               run.dir().file("samples/reconstructions.png")}};
       run.write_report();
     }
+    if (run.due(step, o.checkpoint_every)) state.save(run.dir(), step, run.config());
   }
   run.finish();
   return 0;

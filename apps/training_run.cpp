@@ -11,18 +11,22 @@ namespace kiln::apps {
 TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,
                          const std::string& unit, int64_t first_step)
     : options_(options),
-      dir_(first_step > 1 ? RunDir::open(options.out) : RunDir::create(options.out, options.model)),
+      dir_(options.resume ? RunDir::open(options.out) : RunDir::create(options.out, options.model)),
       progress_(first_step, options.steps, unit, options.device) {
-  Config config = options.to_config();
-  config.insert(model_config.begin(), model_config.end());
-  config["out"] = dir_.path();
+  config_ = options.to_config();
+  config_.insert(model_config.begin(), model_config.end());
+  config_["out"] = dir_.path();
   options_.out = dir_.path();
-  dir_.write_config(config);
+  dir_.write_config(config_);
   report_.title = title;
-  report_.config.assign(config.begin(), config.end());
-  std::printf("kiln: %s on %s, %lld steps of batch %lld; run folder %s\n", title.c_str(),
-              device_string(options.device).c_str(), (long long)options.steps, (long long)options.batch,
-              dir_.path().c_str());
+  report_.config.assign(config_.begin(), config_.end());
+  if (options.resume)
+    std::printf("kiln: resuming %s at step %lld of %lld on %s; run folder %s\n", title.c_str(), (long long)first_step,
+                (long long)options.steps, device_string(options.device).c_str(), dir_.path().c_str());
+  else
+    std::printf("kiln: %s on %s, %lld steps of batch %lld; run folder %s\n", title.c_str(),
+                device_string(options.device).c_str(), (long long)options.steps, (long long)options.batch,
+                dir_.path().c_str());
   std::fflush(stdout);
 }
 

@@ -15,12 +15,14 @@ namespace kiln::apps {
 
 class TrainingRun {
  public:
-  // Creates the run folder (or reopens it when resuming from `first_step` > 1) and writes config.json.
+  // Creates the run folder (or reopens it when options.resume, continuing at `first_step`) and writes
+  // config.json.
   TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,
               const std::string& unit, int64_t first_step = 1);
 
   RunDir& dir() { return dir_; }
   const TrainOptions& options() const { return options_; }
+  const Config& config() const { return config_; }
   report::RunReport& report() { return report_; }
 
   // Adds a 0-d loss to the running average of `name` (stays on the device; no sync).
@@ -38,6 +40,7 @@ class TrainingRun {
  private:
   TrainOptions options_;
   RunDir dir_;
+  Config config_;
   report::RunReport report_;
   report::ProgressLine progress_;
   std::map<std::string, std::pair<Tensor, int64_t>> sums_;  // name → (Σ value on device, count)

@@ -1,0 +1,40 @@
+#include "apps/resumable.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/serialization/checkpoint.h"
+
+namespace kiln::apps {
+
+void Resumable::save(const RunDir& run, int64_t step, const Config& config) const {
+  Checkpoint c;
+  c.step = step;
+  c.config = config;
+  for (const auto& [name, m] : modules) c.add_state("model." + name, m->state_dict());
+  for (const auto& [name, o] : optimizers) c.add_state("optimizer." + name, o->state_tensors());
+  for (const auto& [name, e] : averages) c.add_state("ema." + name, e->state_tensors());
+  c.add_generator("default", default_generator());
+  for (const auto& [name, g] : generators) c.add_generator(name, *g);
+  if (loader) c.data = {loader->position().epoch, loader->position().batch};
+  save_checkpoint(run.file("checkpoint.safetensors"), c);
+}
+
+int64_t Resumable::restore(const RunDir& run) {
+  const std::string path = run.file("checkpoint.safetensors");
+  KILN_CHECK(std::filesystem::exists(path), "run '", run.path(), "' has no checkpoint.safetensors to resume from");
+  const Checkpoint c = load_checkpoint(path);
+  try {
+    for (auto& [name, m] : modules) m->load_state_dict(c.state("model." + name));
+    for (auto& [name, o] : optimizers) o->load_state_tensors(c.state("optimizer." + name));
+    for (auto& [name, e] : averages) e->load_state_tensors(c.state("ema." + name));
+    c.restore_generator("default", default_generator());
+    for (auto& [name, g] : generators) c.restore_generator(name, *g);
+    if (loader) loader->seek({c.data.epoch, c.data.index});
+  } catch (const Error& e) {
+    KILN_FAIL("checkpoint '", path, "' does not fit this run: ", e.what());
+  }
+  return c.step;
+}
+
+}  // namespace kiln::apps

@@ -1,0 +1,34 @@
+// What a training command checkpoints and resumes: its modules, optimizers, weight averages, random
+// generators and data loader, listed once; save() writes RUN/checkpoint.safetensors atomically, and
+// restore() puts everything back so that the resumed run continues bit for bit (see
+// core/serialization/checkpoint.h).
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "apps/run_dir.h"
+#include "core/random.h"
+#include "data/loader.h"
+#include "layers/module.h"
+#include "optim/ema.h"
+#include "optim/optimizer.h"
+
+namespace kiln::apps {
+
+struct Resumable {
+  std::vector<std::pair<std::string, Module*>> modules;
+  std::vector<std::pair<std::string, Optimizer*>> optimizers;
+  std::vector<std::pair<std::string, EMA*>> averages;
+  std::vector<std::pair<std::string, Generator*>> generators;  // the default generator is always included
+  data::DataLoader* loader = nullptr;
+
+  // Writes the state after `step` steps to run/checkpoint.safetensors (the previous one stays valid
+  // until the new one is complete).
+  void save(const RunDir& run, int64_t step, const Config& config) const;
+  // Loads run/checkpoint.safetensors into everything listed and returns its step; an error names the
+  // file when it is missing, damaged or does not fit.
+  int64_t restore(const RunDir& run);
+};
+
+}  // namespace kiln::apps
