@@ -1,17 +1,26 @@
 // The image data of the image commands: an MNIST-format folder (Fashion-MNIST from Debian by default),
-// optionally cut to the first N training images, with pixels scaled to [0, 1] or [-1, 1].
+// or any folder of PNG/JPEG/BMP images (data/image_folder.h: center-cropped and resized, every tenth
+// image held out as the test split), optionally cut to the first N training images, with pixels in
+// [0, 1] or [-1, 1].
 #pragma once
 #include <string>
 
 #include "data/idx.h"
+#include "data/image_folder.h"
 
 namespace kiln::apps {
 
 struct ImageData {
   data::ImageDataset train, test;
+  std::string description;  // e.g. "Fashion-MNIST" or "~/faces (2,000 images, 3 skipped)"
 };
 
-// dir "" = Fashion-MNIST from /usr/share/datasets/fashion-mnist. symmetric: pixels in [-1, 1] (GANs).
-ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric);
+// dir "" = Fashion-MNIST from /usr/share/datasets/fashion-mnist. A folder without MNIST files is read as
+// an image folder with `folder` options. symmetric: pixels in [-1, 1] (GANs).
+ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
+                          const data::ImageFolderOptions& folder = {});
+
+// Whether `dir` holds MNIST-format files (train-images-idx3-ubyte[.gz]).
+bool is_mnist_folder(const std::string& dir);
 
 }  // namespace kiln::apps

@@ -37,6 +37,7 @@ std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, 
   c.latent = std::stoll(config_value(run, config, "latent"));
   c.g_features = c.d_features = std::stoll(config_value(run, config, "features"));
   c.channels = std::stoll(config_value(run, config, "channels"));
+  c.image_size = std::stoll(config_value(run, config, "image_size"));
   auto g = std::make_shared<models::DcganGenerator>(c);
   load_weights(*g, weights_file(run));
   g->to(device);

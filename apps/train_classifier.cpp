@@ -26,7 +26,7 @@ int train_classifier(int argc, char** argv, int first) {
   defaults.batch = 128;
   defaults.lr = 1e-3;
   TrainOptions o = parse_train_options(args, defaults);
-  ImageData data = load_image_data(o.data, o.limit, false);
+  ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   if (o.epochs == 0 && !args.has("steps")) o.epochs = 10;
   if (o.epochs > 0) o.steps = o.epochs * per_epoch;
@@ -42,7 +42,7 @@ int train_classifier(int argc, char** argv, int first) {
   state.optimizers = {{"adam", &optimizer}};
   state.loader = &loader;
   const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
-  TrainingRun run(o, "classifier on " + (o.data.empty() ? std::string("Fashion-MNIST") : o.data),
+  TrainingRun run(o, "classifier on " + data.description,
                   {{"parameters", std::to_string(model.parameter_count())}}, "img", start + 1);
   double best = 0.0;
   for (int64_t step = start + 1; step <= o.steps; ++step) {

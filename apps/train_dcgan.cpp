@@ -22,7 +22,7 @@
 namespace kiln::apps {
 
 int train_dcgan(int argc, char** argv, int first) {
-  cli::Args args = train_args(argc, argv, first, {"latent", "features", "ema"});
+  cli::Args args = train_args(argc, argv, first, {"latent", "features", "ema", "image-size", "channels"});
   TrainOptions defaults;
   defaults.model = "dcgan";
   defaults.batch = 128;
@@ -37,8 +37,13 @@ int train_dcgan(int argc, char** argv, int first) {
   config.g_features = config.d_features = args.get_int("features", cpu ? 32 : 64, 1, 1024);
   const double ema_decay = args.get_double("ema", cpu ? 0.99 : 0.999, 0.0, 0.999999);
   if (cpu && !args.has("batch")) o.batch = 64;
-  ImageData data = load_image_data(o.data, o.limit, true);
+  // Image folders (not MNIST-format data) default to 64×64 RGB; --image-size 28|64, --channels 1|3.
+  const bool folder = !o.data.empty() && !is_mnist_folder(o.data);
+  const data::ImageFolderOptions folder_options{.size = int(args.get_int("image-size", folder ? 64 : 28, 28, 64)),
+                                                .channels = int(args.get_int("channels", folder ? 3 : 1, 1, 3))};
+  ImageData data = load_image_data(o.data, o.limit, true, folder_options);
   config.channels = data.train.images.size(1);
+  config.image_size = data.train.images.size(2);
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   if (o.epochs == 0 && !args.has("steps")) {
     if (cpu)
@@ -71,9 +76,10 @@ int train_dcgan(int argc, char** argv, int first) {
   state.generators = {{"init", &rng}, {"noise", &noise}};
   state.loader = &loader;
   const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
-  TrainingRun run(o, "DCGAN on " + (o.data.empty() ? std::string("Fashion-MNIST") : o.data),
+  TrainingRun run(o, "DCGAN on " + data.description,
                   {{"latent", std::to_string(config.latent)},
                    {"channels", std::to_string(config.channels)},
+                   {"image_size", std::to_string(config.image_size)},
                    {"features", std::to_string(config.g_features)},
                    {"ema", std::to_string(ema_decay)},
                    {"generator_parameters", std::to_string(g.parameter_count())},

@@ -29,7 +29,7 @@ int train_vae(int argc, char** argv, int first) {
   defaults.lr = 1e-3;
   TrainOptions o = parse_train_options(args, defaults);
   const int64_t latent = args.get_int("latent", 32, 1, 4096);
-  ImageData data = load_image_data(o.data, o.limit, false);
+  ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   if (o.epochs == 0 && !args.has("steps")) o.epochs = o.device.is_cuda() ? 10 : 2;
   if (o.epochs > 0) o.steps = o.epochs * per_epoch;
@@ -47,7 +47,7 @@ int train_vae(int argc, char** argv, int first) {
   state.generators = {{"noise", &noise}};
   state.loader = &loader;
   const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
-  TrainingRun run(o, "conv VAE on " + (o.data.empty() ? std::string("Fashion-MNIST") : o.data),
+  TrainingRun run(o, "conv VAE on " + data.description,
                   {{"latent", std::to_string(latent)},
                    {"channels", std::to_string(data.train.images.size(1))},
                    {"parameters", std::to_string(vae.parameter_count())}}, "img", start + 1);
