@@ -14,5 +14,6 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
 int train_rnnvae(int argc, char** argv, int first);
 int sample_command(int argc, char** argv, int first);
 int eval_command(int argc, char** argv, int first);
+int style_command(int argc, char** argv, int first);
 
 }  // namespace kiln::apps

@@ -37,6 +37,9 @@ const char* kUsage =
     "                  --seed N, --out FILE.png\n"
     "  eval RUN        the run's test figure: classifier accuracy, VAE test loss, or for dcgan the\n"
     "                  Fréchet distance on a kiln classifier's features (--classifier RUN, --count N)\n"
+    "  style --content A.png --style B.png   neural style transfer on a kiln classifier's features\n"
+    "                  (--weights RUN) or VGG-19's (--network vgg19 --weights FILE); --size N --steps N\n"
+    "                  --style-weight X --content-weight X --optimizer adam|lbfgs --lr X --out FILE.png\n"
     "  ops             list the op table (every differentiable op kiln has)\n"
     "  help            this message\n"
     "\n"
@@ -149,6 +152,7 @@ int main(int argc, char** argv) {
     if (cmd == "resume") return resume(argc, argv);
     if (cmd == "sample") return kiln::apps::sample_command(argc, argv, 2);
     if (cmd == "eval") return kiln::apps::eval_command(argc, argv, 2);
+    if (cmd == "style") return kiln::apps::style_command(argc, argv, 2);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
