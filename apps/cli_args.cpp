@@ -8,7 +8,8 @@
 namespace kiln::cli {
 
 Args::Args(int argc, char** argv, int first, const std::vector<std::string>& known,
-           const std::vector<std::string>& switches) {
+           const std::vector<std::string>& switches)
+    : known_(known) {
   for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) != 0 || a.size() == 2) {
@@ -30,6 +31,10 @@ Args::Args(int argc, char** argv, int first, const std::vector<std::string>& kno
     }
     values_[name] = is_switch ? "1" : value;
   }
+}
+
+bool Args::knows(const std::string& name) const {
+  return std::find(known_.begin(), known_.end(), name) != known_.end();
 }
 
 std::string Args::get_string(const std::string& name, const std::string& fallback) const {

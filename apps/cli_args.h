@@ -24,6 +24,8 @@ class Args {
   const std::vector<std::string>& positional() const { return positional_; }
   // Every flag given, name → value ("1" for switches), e.g. to record a run's command line.
   const std::map<std::string, std::string>& values() const { return values_; }
+  // Whether `name` is one of the flags this parser accepts.
+  bool knows(const std::string& name) const;
   std::string get_string(const std::string& name, const std::string& fallback) const;
   // Integers in [lo, hi]; real numbers that are finite and in [lo, hi].
   long long get_int(const std::string& name, long long fallback, long long lo, long long hi) const;
@@ -31,6 +33,7 @@ class Args {
 
  private:
   std::map<std::string, std::string> values_;
+  std::vector<std::string> known_;
   std::vector<std::string> positional_;
 };
 

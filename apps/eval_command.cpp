@@ -11,6 +11,7 @@
 #include "apps/image_data.h"
 #include "apps/run_models.h"
 #include "apps/train_options.h"
+#include "core/error.h"
 #include "core/ops/ops.h"
 
 namespace kiln::apps {
@@ -25,11 +26,11 @@ int eval_command(int argc, char** argv, int first) {
   const std::string data_dir = args.get_string("data", config_value(run, config, "data"));
   Generator noise(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
   if (model == "classifier") {
-    ImageData data = load_image_data(data_dir, 0, false);
+    ImageData data = load_image_data(data_dir, 0, false, {.size = 28, .channels = 1});
     auto clf = load_classifier(run.path(), device);
     std::printf("%s: test accuracy %.2f%%\n", run.path().c_str(), 100.0 * classifier_accuracy(*clf, data.test, device));
   } else if (model == "vae") {
-    ImageData data = load_image_data(data_dir, 0, false);
+    ImageData data = load_image_data(data_dir, 0, false, {.size = 28, .channels = 1});
     auto vae = load_vae(run, device);
     std::printf("%s: test loss %.3f nats per image (negative ELBO)\n", run.path().c_str(),
                 vae_test_loss(*vae, data.test.images, device, noise));
@@ -38,9 +39,12 @@ int eval_command(int argc, char** argv, int first) {
     if (clf_path.empty())
       throw cli::UsageError("the Fréchet distance needs a kiln-trained classifier: run 'kiln train classifier' "
                             "first, or pass --classifier RUN_OR_FILE");
-    ImageData data = load_image_data(data_dir, 0, false);
+    ImageData data = load_image_data(data_dir, 0, false, {.size = 28, .channels = 1});
     auto clf = load_classifier(clf_path, device);
     auto gen = load_dcgan_generator(run, device);
+    KILN_CHECK(gen->config.image_size == 28 && gen->config.channels == 1, "the Fréchet distance uses a Fashion-MNIST ",
+               "classifier's features: it needs 1×28×28 images, run '", run.path(), "' makes ", gen->config.channels, "×",
+               gen->config.image_size, "×", gen->config.image_size);
     const int64_t count = args.get_int("count", 10000, 2, 1000000);
     const double fd = generator_frechet_distance(
         *clf, data.test.images,

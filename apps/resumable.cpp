@@ -31,6 +31,8 @@ int64_t Resumable::restore(const RunDir& run) {
     c.restore_generator("default", default_generator());
     for (auto& [name, g] : generators) c.restore_generator(name, *g);
     if (loader) loader->seek({c.data.epoch, c.data.index});
+    if (learning_rate > 0.0)
+      for (auto& [name, o] : optimizers) o->set_lr(learning_rate);
   } catch (const Error& e) {
     KILN_FAIL("checkpoint '", path, "' does not fit this run: ", e.what());
   }

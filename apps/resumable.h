@@ -22,6 +22,7 @@ struct Resumable {
   std::vector<std::pair<std::string, EMA*>> averages;
   std::vector<std::pair<std::string, Generator*>> generators;  // the default generator is always included
   data::DataLoader* loader = nullptr;
+  double learning_rate = 0.0;  // > 0: every optimizer's rate after restoring (a --lr given on resume wins)
 
   // Writes the state after `step` steps to run/checkpoint.safetensors (the previous one stays valid
   // until the new one is complete).

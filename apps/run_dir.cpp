@@ -143,6 +143,25 @@ void RunDir::load_metrics() {
   }
 }
 
+void RunDir::truncate_metrics(int64_t last_step) {
+  std::ifstream in(file("metrics.csv"));
+  if (!in) return;
+  std::string kept, line;
+  std::getline(in, line);
+  kept = line + "\n";
+  while (std::getline(in, line)) {
+    const size_t comma = line.find(',');
+    if (comma == std::string::npos) continue;
+    try {
+      if (std::stoll(line.substr(0, comma)) <= last_step) kept += line + "\n";
+    } catch (const std::exception&) {  // a torn line: dropped
+    }
+  }
+  in.close();
+  write_file_atomically(file("metrics.csv"), kept.data(), kept.size());
+  load_metrics();
+}
+
 std::string RunDir::write_curves(const std::string& title) const {
   const std::string svg = report::svg_line_plot(series_, {.title = title});
   write_file_atomically(file("curves.svg"), svg.data(), svg.size());

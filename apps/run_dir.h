@@ -36,6 +36,8 @@ class RunDir {
   // The logged series, e.g. for the SVG plot (re-read from metrics.csv when resuming).
   const std::vector<report::Series>& series() const { return series_; }
   void load_metrics();
+  // Drops the rows logged after `last_step` (when a run resumes from an earlier checkpoint).
+  void truncate_metrics(int64_t last_step);
   // Rewrites curves.svg and returns its text.
   std::string write_curves(const std::string& title) const;
 

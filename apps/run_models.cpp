@@ -58,12 +58,15 @@ std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device) {
 
 std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_file, Device device) {
   std::string path = run_or_file;
+  int64_t classes = 10;
   if (fs::is_directory(path)) {
     RunDir run = RunDir::open(path);
-    check_model(run, run.read_config(), "classifier");
+    const Config config = run.read_config();
+    check_model(run, config, "classifier");
+    if (config.count("classes")) classes = std::stoll(config.at("classes"));
     path = weights_file(run);
   }
-  auto clf = std::make_shared<models::Classifier>();
+  auto clf = std::make_shared<models::Classifier>(1, classes);
   load_weights(*clf, path);
   clf->to(device);
   clf->eval();

@@ -35,10 +35,10 @@ TokenData load_token_data(const std::string& corpus, const std::string& path) {
 
 std::pair<Tensor, Tensor> random_windows(const Tensor& stream, int64_t batch, int64_t length, Generator& generator) {
   const int64_t n = stream.numel();
-  KILN_CHECK(n > length + 1, "the token stream (", n, " tokens) is shorter than one window of ", length + 1);
+  KILN_CHECK(n >= length + 1, "the token stream (", n, " tokens) is shorter than one window of ", length + 1);
   // window b covers stream[start_b … start_b + T]
   const std::vector<int64_t> starts =
-      randint(0, n - length - 1, {batch}, {.dtype = DType::Int64}, generator).to_vector<int64_t>();
+      randint(0, n - length, {batch}, {.dtype = DType::Int64}, generator).to_vector<int64_t>();  // starts 0 … n−T−1
   std::vector<int64_t> index;
   index.reserve(size_t(batch * (length + 1)));
   for (int64_t s : starts)

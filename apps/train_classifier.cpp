@@ -1,6 +1,7 @@
 // kiln train classifier: the CNN of models/classifier.h on Fashion-MNIST with Adam, cross-entropy,
 // test accuracy after every epoch; its weights (model.safetensors) are the feature extractor of the
 // Fréchet distance that `kiln eval` reports for image generators.
+#include <algorithm>
 #include <cstdio>
 
 #include "apps/cli_args.h"
@@ -32,7 +33,9 @@ int train_classifier(int argc, char** argv, int first) {
   if (o.epochs > 0) o.steps = o.epochs * per_epoch;
 
   Generator init(o.seed);
-  models::Classifier model(data.train.images.size(1), 10, init);
+  // 10 classes for Fashion-MNIST; an image folder has one per subfolder (at least 2).
+  const int64_t classes = std::max<int64_t>(10, int64_t(amax(data.train.labels.to(DType::Float64)).item()) + 1);
+  models::Classifier model(data.train.images.size(1), classes, init);
   model.to(o.device);
   Adam optimizer(model.parameters(), o.lr);
   data::DataLoader loader({data.train.images, data.train.labels},
@@ -41,10 +44,14 @@ int train_classifier(int argc, char** argv, int first) {
   state.modules = {{"classifier", &model}};
   state.optimizers = {{"adam", &optimizer}};
   state.loader = &loader;
+  state.learning_rate = o.lr;
   const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "classifier on " + data.description,
-                  {{"parameters", std::to_string(model.parameter_count())}}, "img", start + 1);
-  double best = 0.0;
+                  {{"parameters", std::to_string(model.parameter_count())}, {"classes", std::to_string(classes)}}, "img", start + 1);
+  double best = 0.0;  // the best test accuracy so far (also of the run before a resume)
+  for (const report::Series& s : run.dir().series())
+    if (s.name == "test_accuracy")
+      for (auto [step, accuracy] : s.points) best = std::max(best, accuracy);
   for (int64_t step = start + 1; step <= o.steps; ++step) {
     std::vector<Tensor> batch = loader.next();
     Tensor loss = cross_entropy(model.forward(batch[0]), batch[1]);
@@ -65,7 +72,7 @@ int train_classifier(int argc, char** argv, int first) {
       run.report().results = {{"test accuracy", text}};
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) state.save(run.dir(), step, run.config());
+    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
   }
   run.finish();
   return 0;

@@ -39,6 +39,11 @@ int train_dcgan(int argc, char** argv, int first) {
   if (cpu && !args.has("batch")) o.batch = 64;
   // Image folders (not MNIST-format data) default to 64×64 RGB; --image-size 28|64, --channels 1|3.
   const bool folder = !o.data.empty() && !is_mnist_folder(o.data);
+  if (args.has("image-size") && args.get_int("image-size", 0, 0, 1 << 20) != 28 &&
+      args.get_int("image-size", 0, 0, 1 << 20) != 64)
+    throw cli::UsageError("--image-size must be 28 or 64");
+  if (args.has("channels") && args.get_int("channels", 0, 0, 1 << 20) != 1 && args.get_int("channels", 0, 0, 1 << 20) != 3)
+    throw cli::UsageError("--channels must be 1 or 3");
   const data::ImageFolderOptions folder_options{.size = int(args.get_int("image-size", folder ? 64 : 28, 28, 64)),
                                                 .channels = int(args.get_int("channels", folder ? 3 : 1, 1, 3))};
   ImageData data = load_image_data(o.data, o.limit, true, folder_options);
@@ -75,6 +80,7 @@ int train_dcgan(int argc, char** argv, int first) {
   state.averages = {{"generator", &ema}};
   state.generators = {{"init", &rng}, {"noise", &noise}};
   state.loader = &loader;
+  state.learning_rate = o.lr;
   const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "DCGAN on " + data.description,
                   {{"latent", std::to_string(config.latent)},
@@ -126,7 +132,7 @@ int train_dcgan(int argc, char** argv, int first) {
       save_weights(g_ema, run.dir().file("model.safetensors"), {{"model", "dcgan"}});
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) state.save(run.dir(), step, run.config());
+    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
   }
   run.finish();
   return 0;

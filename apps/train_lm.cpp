@@ -15,6 +15,7 @@
 #include "apps/token_data.h"
 #include "apps/train_seq.h"
 #include "apps/training_run.h"
+#include "core/error.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
 #include "core/serialization/atomic_file.h"
@@ -62,6 +63,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   defaults.lr = gpt ? 1e-3 : 2e-3;
   TrainOptions o = parse_train_options(args, defaults);
   if (args.has("epochs")) throw cli::UsageError("--epochs: sequence models count --steps (random windows)");
+  if (args.has("limit")) throw cli::UsageError("--limit: not used by sequence models (pass a smaller --data)");
   // GPU defaults: the anchors' workloads (GPT 6×384, context 256; char-LSTM 2×512, 128 steps), batch 64,
   // 3000 steps. CPU defaults: small models and 300 steps, a run of minutes.
   const bool cpu = !o.device.is_cuda();
@@ -74,6 +76,9 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   const int64_t val_windows = args.get_int("val-windows", cpu ? 128 : 1000000, 1, 1LL << 40);
   const std::string corpus = args.get_string("corpus", "text");
   TokenData data = load_token_data(corpus, o.data);
+  KILN_CHECK(data.validation.numel() > context && data.train.numel() > context + 1, "the corpus is too short for ",
+             "windows of ", context, " tokens (", data.train.numel(), " training and ", data.validation.numel(),
+             " validation tokens): pass a smaller --context or more data");
 
   Generator rng(o.seed);
   std::shared_ptr<UnaryModule> model;
@@ -83,11 +88,14 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   Config model_config = {{"corpus", corpus}, {"vocab", std::to_string(data.vocab)},
                          {"context", std::to_string(context)}, {"dropout", std::to_string(dropout)}};
   if (gpt) {
+    const int64_t heads = args.get_int("heads", cpu ? 4 : 6, 1, 256), width = args.get_int("width", cpu ? 128 : 384, 1, 1 << 16);
+    if (width % heads != 0)
+      throw cli::UsageError("--width " + std::to_string(width) + " must be a multiple of --heads " + std::to_string(heads));
     models::GptConfig c{.vocab = data.vocab,
                         .context = context,
                         .layers = args.get_int("layers", cpu ? 2 : 6, 1, 256),
-                        .heads = args.get_int("heads", cpu ? 4 : 6, 1, 256),
-                        .width = args.get_int("width", cpu ? 128 : 384, 1, 1 << 16),
+                        .heads = heads,
+                        .width = width,
                         .dropout = dropout};
     auto m = std::make_shared<models::GPT>(c, rng);
     m->to(o.device);
@@ -120,6 +128,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   state.modules = {{kind, model.get()}};
   state.optimizers = {{"optimizer", optimizer.get()}};
   state.generators = {{"init", &rng}, {"windows", &windows}, {"sampler", &sampler}};
+  state.learning_rate = o.lr;
   const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, (gpt ? "GPT" : "char-RNN") + std::string(" on ") + data.description, model_config, "tok",
                   start + 1);
@@ -141,15 +150,18 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
       std::snprintf(text, sizeof text, "%.4f nats (%.3f bits) per symbol at step %lld", val, val / std::log(2.0),
                     (long long)step);
       run.report().results = {{"validation loss", text}};
+      // Text starts after a line break (or the corpus's first symbol when it has none); music at a velocity.
       const std::vector<int64_t> prompt =
-          corpus == "text" ? data.text.encode("\n") : std::vector<int64_t>{data::midi_tokens::kVelocity + 16};
+          corpus != "text"                ? std::vector<int64_t>{data::midi_tokens::kVelocity + 16}
+          : data.text.id_of('\n') >= 0 ? std::vector<int64_t>{data.text.id_of('\n')}
+                                          : std::vector<int64_t>{data.train.to_vector<int64_t>()[0]};
       write_sample(run, data,
                    generate(*model, prompt, corpus == "text" ? 400 : 600, context, temperature, top_k, o.device, sampler),
                    step);
       save_weights(*model, run.dir().file("model.safetensors"), {{"model", kind}});
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) state.save(run.dir(), step, run.config());
+    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
   }
   run.finish();
   return 0;

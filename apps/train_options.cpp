@@ -85,6 +85,7 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   if (o.resume && o.out.empty()) throw cli::UsageError("--resume needs --out RUN_FOLDER (or use 'kiln resume RUN')");
   for (const auto& [name, value] : args.values())
     if (name != "out" && name != "resume") o.flags[name] = value;
+  o.is_flag = [args](const std::string& name) { return args.knows(name); };
   if (!args.positional().empty()) throw cli::UsageError("unexpected argument '" + args.positional()[0] + "'");
   return o;
 }

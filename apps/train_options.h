@@ -2,6 +2,7 @@
 // defaults; and the device choice ("auto": the first GPU when there is one, else the CPU).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "apps/cli_args.h"
@@ -25,7 +26,8 @@ struct TrainOptions {
   int64_t log_every = 50;
   int64_t limit = 0;          // use the first N training examples only (0: all)
   bool resume = false;        // continue the run in `out` from its checkpoint
-  Config flags;               // the flags given on the command line (what `kiln resume` replays)
+  Config flags;               // the flags given on the command line
+  std::function<bool(const std::string&)> is_flag;  // whether this model's command accepts a flag name
 
   Config to_config() const;
 };

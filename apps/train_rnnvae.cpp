@@ -92,6 +92,7 @@ int train_rnnvae(int argc, char** argv, int first) {
   defaults.lr = 1e-3;
   TrainOptions o = parse_train_options(args, defaults);
   if (args.has("epochs")) throw cli::UsageError("--epochs: the sentence VAE counts --steps");
+  if (args.has("limit")) throw cli::UsageError("--limit: not used by the sentence VAE (pass a smaller --data)");
   const bool cpu = !o.device.is_cuda();
   if (!args.has("batch")) o.batch = cpu ? 32 : 128;
   if (!args.has("steps")) o.steps = cpu ? 300 : 5000;
@@ -105,6 +106,8 @@ int train_rnnvae(int argc, char** argv, int first) {
   KILN_CHECK(data.text.id_of('\n') >= 0, "the corpus has no line breaks to split sentences at");
   const int64_t newline = data.text.id_of('\n');
   Sentences train = sentences_of(data.train, newline, max_len, sp), val = sentences_of(data.validation, newline, max_len, sp);
+  KILN_CHECK(val.count >= 2, "the validation part of the corpus (its last 10%) has ", val.count,
+             " usable sentences; the sentence VAE needs at least 2 (lines of 8 to ", max_len, " symbols)");
   models::RnnVaeConfig c{.vocab = sp.vocab,
                          .embed = args.get_int("embed", cpu ? 64 : 128, 1, 1 << 16),
                          .hidden = args.get_int("hidden", cpu ? 128 : 512, 1, 1 << 16),
@@ -119,6 +122,7 @@ int train_rnnvae(int argc, char** argv, int first) {
   state.optimizers = {{"adam", &optimizer}};
   state.generators = {{"init", &rng}, {"batches", &batches}, {"noise", &noise}, {"drop", &drop},
                       {"sampler", &sampler}};
+  state.learning_rate = o.lr;
   const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "sentence VAE on " + data.description + ", " + std::to_string(train.count) + " sentences",
                   {{"max_len", std::to_string(max_len)}, {"embed", std::to_string(c.embed)},
@@ -185,7 +189,7 @@ int train_rnnvae(int argc, char** argv, int first) {
       save_weights(vae, run.dir().file("model.safetensors"), {{"model", "rnnvae"}});
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) state.save(run.dir(), step, run.config());
+    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
   }
   run.finish();
   return 0;

@@ -2,6 +2,7 @@
 // negative ELBO summed over the batch (BCE-with-logits over pixels + KL), reported per image, with the
 // test-set loss after every epoch. Samples: decoded z ~ N(0, I), and test images beside their
 // reconstructions.
+#include <algorithm>
 #include <cstdio>
 
 #include "apps/cli_args.h"
@@ -12,6 +13,7 @@
 #include "apps/resumable.h"
 #include "apps/training_run.h"
 #include "core/autograd/grad_mode.h"
+#include "core/error.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
 #include "data/image_grid.h"
@@ -46,12 +48,15 @@ int train_vae(int argc, char** argv, int first) {
   state.optimizers = {{"adam", &optimizer}};
   state.generators = {{"noise", &noise}};
   state.loader = &loader;
+  state.learning_rate = o.lr;
   const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "conv VAE on " + data.description,
                   {{"latent", std::to_string(latent)},
                    {"channels", std::to_string(data.train.images.size(1))},
                    {"parameters", std::to_string(vae.parameter_count())}}, "img", start + 1);
-  const Tensor originals = data.test.images.narrow(0, 0, 32).to(o.device);
+  const int64_t shown = std::min<int64_t>(32, data.test.images.size(0)) / 8 * 8;  // whole rows of 8
+  KILN_CHECK(shown >= 8, "the test split has ", data.test.images.size(0), " images; the VAE shows rows of 8");
+  const Tensor originals = data.test.images.narrow(0, 0, shown).to(o.device);
   for (int64_t step = start + 1; step <= o.steps; ++step) {
     Tensor x = loader.next()[0];
     Tensor loss = models::vae_loss(vae.forward(x, randn({o.batch, latent}, {.device = o.device}, noise)), x);
@@ -72,11 +77,11 @@ int train_vae(int argc, char** argv, int first) {
       NoGradGuard no_grad;
       vae.eval();
       Tensor samples = sigmoid(vae.decode(fixed_z));
-      Tensor recon = sigmoid(vae.forward(originals, zeros({32, latent}, {.device = o.device})).logits);
+      Tensor recon = sigmoid(vae.forward(originals, zeros({shown, latent}, {.device = o.device})).logits);
       vae.train();
       // Rows of 8: four rows of test images, each followed by its reconstructions.
       std::vector<Tensor> rows;
-      for (int64_t r = 0; r < 4; ++r) {
+      for (int64_t r = 0; r < shown / 8; ++r) {
         rows.push_back(originals.narrow(0, 8 * r, 8));
         rows.push_back(recon.narrow(0, 8 * r, 8));
       }
@@ -89,7 +94,7 @@ int train_vae(int argc, char** argv, int first) {
                               run.dir().file("samples/reconstructions.png")}};
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) state.save(run.dir(), step, run.config());
+    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
   }
   run.finish();
   return 0;

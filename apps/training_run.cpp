@@ -1,6 +1,8 @@
 #include "apps/training_run.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
@@ -15,6 +17,8 @@ TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, 
       progress_(first_step, options.steps, unit, options.device) {
   config_ = options.to_config();
   config_.insert(model_config.begin(), model_config.end());
+  config_["flags"] = flags_text(resolved_flags(model_config));
+  if (options.resume) dir_.truncate_metrics(first_step - 1);  // rows logged after the checkpoint are redone
   config_["out"] = dir_.path();
   options_.out = dir_.path();
   dir_.write_config(config_);
@@ -30,6 +34,46 @@ TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, 
   std::fflush(stdout);
 }
 
+// The flags typed, plus every setting the command resolved that is a flag of this model (batch, steps,
+// network sizes, ...): `kiln resume` replays them, so a run resumes with the settings it had even where
+// defaults depend on the device. --epochs is replaced by the --steps it came to.
+Config TrainingRun::resolved_flags(const Config& model_config) const {
+  Config flags = options_.flags;
+  flags.erase("epochs");
+  flags.erase("device");
+  auto set = [&](std::string name, const std::string& value) {
+    std::replace(name.begin(), name.end(), '_', '-');
+    if (options_.is_flag && options_.is_flag(name)) flags[name] = value;
+  };
+  set("batch", std::to_string(options_.batch));
+  set("steps", std::to_string(options_.steps));
+  set("seed", std::to_string(options_.seed));
+  set("sample-every", std::to_string(options_.sample_every));
+  set("checkpoint-every", std::to_string(options_.checkpoint_every));
+  set("log-every", std::to_string(options_.log_every));
+  set("limit", std::to_string(options_.limit));
+  if (!options_.data.empty()) set("data", std::filesystem::absolute(options_.data).string());
+  for (const auto& [name, value] : model_config) set(name, value);
+  return flags;
+}
+
+void TrainingRun::checkpoint(int64_t step, const Resumable& state) {
+  flush_metrics(step);
+  state.save(dir_, step, config_);
+}
+
+void TrainingRun::flush_metrics(int64_t step) {
+  report::Metrics values;
+  for (auto& [name, entry] : sums_) {
+    if (entry.second == 0) continue;
+    values.emplace_back(name, entry.first.item() / double(entry.second));  // a sync, at a log point only
+    entry = {Tensor(), 0};
+  }
+  if (values.empty()) return;
+  last_ = values;
+  dir_.log(step, last_);
+}
+
 void TrainingRun::accumulate(const std::string& name, const Tensor& value) {
   NoGradGuard no_grad;
   auto& [sum, count] = sums_[name];
@@ -39,15 +83,7 @@ void TrainingRun::accumulate(const std::string& name, const Tensor& value) {
 }
 
 void TrainingRun::step_done(int64_t step, int64_t epoch, int64_t items) {
-  if (due(step, options_.log_every) && !sums_.empty()) {
-    last_.clear();
-    for (auto& [name, entry] : sums_) {
-      if (entry.second == 0) continue;
-      last_.emplace_back(name, entry.first.item() / double(entry.second));  // the sync of this log point
-      entry = {Tensor(), 0};
-    }
-    dir_.log(step, last_);
-  }
+  if (due(step, options_.log_every)) flush_metrics(step);
   progress_.update(step, epoch, last_, items);
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "apps/resumable.h"
 #include "apps/run_dir.h"
 #include "apps/train_options.h"
 #include "core/tensor.h"
@@ -33,6 +34,9 @@ class TrainingRun {
   // Logs values computed outside the step (test accuracy, validation loss, FID, ...).
   void log(int64_t step, const report::Metrics& metrics);
   bool due(int64_t step, int64_t every) const { return step % every == 0 || step == options_.steps; }
+  // At every checkpoint_every-th step and the last: logs the pending averages (so that a resumed run
+  // logs exactly what an uninterrupted one does), then writes the checkpoint.
+  void checkpoint(int64_t step, const Resumable& state);
   // Rewrites curves.svg and report.html (the latest samples, results and timing included).
   void write_report();
   void finish();
@@ -45,6 +49,9 @@ class TrainingRun {
   report::ProgressLine progress_;
   std::map<std::string, std::pair<Tensor, int64_t>> sums_;  // name → (Σ value on device, count)
   report::Metrics last_;                                     // the latest logged averages
+
+  void flush_metrics(int64_t step);
+  Config resolved_flags(const Config& model_config) const;
 };
 
 }  // namespace kiln::apps

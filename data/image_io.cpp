@@ -19,6 +19,10 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, i
   KILN_CHECK(!bytes.empty(), "image '", name, "' is empty");
   KILN_CHECK(bytes.size() <= size_t(INT_MAX), "image '", name, "' is too large (", bytes.size(), " bytes)");
   int w = 0, h = 0, in_file = 0;
+  // Refuse images whose header promises more than 64 megapixels before decoding (and allocating) them.
+  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &in_file) == 1)
+    KILN_CHECK(int64_t(w) * int64_t(h) <= (int64_t(1) << 26), "image '", name, "' is ", w, "x", h,
+               " pixels: larger than kiln reads (64 megapixels)");
   std::unique_ptr<stbi_uc, void (*)(void*)> data(
       stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &in_file, channels), stbi_image_free);
   KILN_CHECK(data != nullptr, "image '", name, "' cannot be decoded: ", stbi_failure_reason());

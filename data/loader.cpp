@@ -50,7 +50,11 @@ LoaderPosition DataLoader::after(LoaderPosition at) const {
 }
 
 std::vector<Tensor> DataLoader::assemble(LoaderPosition at) const {
-  const std::vector<int64_t> order = epoch_order(at.epoch);
+  if (cached_epoch_ != at.epoch) {
+    cached_order_ = epoch_order(at.epoch);
+    cached_epoch_ = at.epoch;
+  }
+  const std::vector<int64_t>& order = cached_order_;
   const int64_t begin = at.batch * options_.batch_size, end = std::min(n_, begin + options_.batch_size);
   Tensor index = from_vector(std::vector<int64_t>(order.begin() + begin, order.begin() + end), {end - begin},
                              {.dtype = DType::Int64});

@@ -56,6 +56,11 @@ class DataLoader {
   void stop_worker();
   void worker_loop(LoaderPosition from);
 
+  // The order of the epoch being assembled, kept between its batches (used by one thread at a time:
+  // the worker when prefetching, else the caller of next()).
+  mutable int64_t cached_epoch_ = -1;
+  mutable std::vector<int64_t> cached_order_;
+
   std::vector<Tensor> arrays_;
   LoaderOptions options_;
   int64_t n_ = 0;

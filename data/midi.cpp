@@ -93,7 +93,8 @@ MidiTrack parse_track(Reader& in, size_t end) {
     if (e.is_meta()) {
       e.meta_type = in.u8(end, "a meta event's type");
       e.data = in.bytes(in.vlq(end, "a meta event's length"), end, "a meta event's data");
-      running = 0;
+      // Running status survives meta events: the standard says otherwise, but many real files rely on it
+      // (and every common reader accepts it); a valid file is read the same either way.
       track.events.push_back(std::move(e));
       if (track.events.back().meta_type == kEndOfTrack) break;
       continue;
@@ -160,6 +161,8 @@ MidiFile parse_midi(const std::vector<uint8_t>& bytes, const std::string& name) 
   const uint32_t header_length = in.be(4, size, "the header length");
   if (header_length < 6) in.fail("header chunk of ", header_length, " bytes (at least 6)");
   const size_t header_end = 8 + size_t(header_length);
+  KILN_CHECK(header_end <= size, "MIDI file '", name, "' is truncated: its header chunk promises ", header_length,
+             " bytes, the file has ", size, " in all");
   MidiFile file;
   file.format = int(in.be(2, header_end, "the format"));
   const int ntracks = int(in.be(2, header_end, "the track count"));
@@ -179,6 +182,8 @@ MidiFile parse_midi(const std::vector<uint8_t>& bytes, const std::string& name) 
   }
   in.seek(header_end);
   while (in.pos() < size) {
+    // A few stray bytes after the last promised track (padding some writers add) are ignored.
+    if (size - in.pos() < 8 && int(file.tracks.size()) >= ntracks) break;
     const bool is_track = in.tag("MTrk");
     in.need(8, size, "a chunk header");
     in.seek(in.pos() + 4);
@@ -225,6 +230,8 @@ std::vector<uint8_t> encode_midi(const MidiFile& file) {
     for (const MidiEvent& e : track.events) {
       if (e.is_meta() && e.meta_type == kEndOfTrack) continue;  // written once, at the end
       KILN_CHECK(e.tick >= tick, "write_midi: events out of time order (tick ", e.tick, " after ", tick, ")");
+      KILN_CHECK(e.tick - tick < (int64_t(1) << 28), "write_midi: a gap of ", e.tick - tick,
+                 " ticks is too large for a MIDI delta time (limit 2^28 - 1)");
       put_vlq(body, uint32_t(e.tick - tick));
       tick = e.tick;
       encode_event(body, e);
@@ -232,6 +239,8 @@ std::vector<uint8_t> encode_midi(const MidiFile& file) {
     int64_t end_tick = tick;
     for (const MidiEvent& e : track.events)
       if (e.is_meta() && e.meta_type == kEndOfTrack) end_tick = std::max(end_tick, e.tick);
+    KILN_CHECK(end_tick - tick < (int64_t(1) << 28), "write_midi: end of track ", end_tick - tick,
+               " ticks after the last event (limit 2^28 - 1)");
     put_vlq(body, uint32_t(end_tick - tick));
     body.insert(body.end(), {0xFF, kEndOfTrack, 0x00});
     out.insert(out.end(), {'M', 'T', 'r', 'k'});

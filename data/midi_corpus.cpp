@@ -57,7 +57,7 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double valida
     std::vector<int32_t> tokens;
     try {
       tokens = encode_notes(midi_notes(read_midi(p.string())));
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // kiln::Error, and std::bad_alloc for absurd files
       corpus.skipped.push_back(p.string() + ": " + e.what());
       continue;
     }

@@ -91,6 +91,8 @@ std::vector<int32_t> encode_notes(const std::vector<Note>& notes) {
   };
   std::vector<Event> events;
   for (const Note& n : notes) {
+    KILN_CHECK(std::isfinite(n.start) && std::isfinite(n.end) && n.start < 1e7 && n.end < 1e7,
+               "encode_notes: a note at ", n.start, " s to ", n.end, " s is outside the time range (under 10^7 s)");
     const int pitch = std::clamp(n.pitch, 0, 127);
     const int64_t on = std::max<int64_t>(0, to_step(n.start));
     events.push_back({on, true, pitch, n.velocity});
@@ -100,9 +102,14 @@ std::vector<int32_t> encode_notes(const std::vector<Note>& notes) {
     return std::tie(a.step, a.on, a.pitch) < std::tie(b.step, b.on, b.pitch);
   });
   std::vector<int32_t> tokens;
-  int64_t now = 0;
+  int64_t now = 0, shift = 0;  // shift: steps removed from long silences so far
   int bucket = -1;
-  for (const Event& e : events) {
+  for (Event e : events) {
+    e.step -= shift;
+    if (e.step - now > mt::kMaxSilenceSteps) {  // a long silence is shortened to kMaxSilenceSteps
+      shift += e.step - now - mt::kMaxSilenceSteps;
+      e.step = now + mt::kMaxSilenceSteps;
+    }
     for (int64_t gap = e.step - now; gap > 0; gap -= mt::kTimeShiftSteps)
       tokens.push_back(mt::kTimeShift + int32_t(std::min<int64_t>(gap, mt::kTimeShiftSteps)) - 1);
     now = e.step;

@@ -6,7 +6,8 @@
 //   256–355  time shift of 1…100 steps of 10 ms (longer gaps use several)
 //   356–387  set velocity: 32 buckets of 4 MIDI velocities (1–127), applying to the following note-ons
 // Times are quantized to the 10 ms grid without drift (each event goes to the step nearest its absolute
-// time). Drum tracks (MIDI channel 10) are left out by default.
+// time); a gap between events longer than 3 s is shortened to 3 s. Drum tracks (MIDI channel 10) are left out by
+// default.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -40,6 +41,7 @@ constexpr int kVelocity = kTimeShift + kTimeShiftSteps;
 constexpr int kVelocityBuckets = 32;
 constexpr int kVocabularySize = kVelocity + kVelocityBuckets;  // 388
 constexpr double kStepSeconds = 0.01;
+constexpr int64_t kMaxSilenceSteps = 300;  // longer gaps between events are shortened to 3 s
 
 // The bucket of a MIDI velocity 1–127 and the velocity a bucket plays back with (its middle).
 int velocity_bucket(int velocity);

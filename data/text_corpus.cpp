@@ -118,7 +118,13 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction)
   };
   if (fs::is_directory(path)) {
     for (const fs::path& p : text_files(path, corpus.skipped)) {
-      std::vector<uint8_t> bytes = read_file_bytes(p.string());
+      std::vector<uint8_t> bytes;
+      try {
+        bytes = read_file_bytes(p.string());
+      } catch (const Error& e) {  // unreadable or corrupt gzip: skipped, like non-text files
+        corpus.skipped.push_back(p.string() + ": " + e.what());
+        continue;
+      }
       const int64_t bad = first_invalid_utf8(bytes);
       if (bad >= 0)
         corpus.skipped.push_back(p.string() + ": not UTF-8 text (invalid byte sequence at offset " +

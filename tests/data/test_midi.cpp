@@ -237,3 +237,27 @@ TEST_CASE("MIDI corpus: Debian's music", "[data][midi]") {
   INFO(c.skipped.size() << " skipped");
   CHECK(c.skipped.size() < c.files.size());
 }
+
+TEST_CASE("MIDI: hostile and sloppy files", "[data][midi]") {
+  // A header chunk that promises more bytes than the file has.
+  CHECK_THROWS_WITH_TEXT(parse_midi({'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 1}, "short.mid"), "header chunk promises 6 bytes");
+  // Running status continuing across a meta event (common in real files) is accepted.
+  MidiFile f = parse_midi(one_track_file({0x00, 0x90, 0x3C, 0x40, 0x00, 0xFF, 0x01, 0x01, 'x', 0x10, 0x3C, 0x00}), "rs.mid");
+  REQUIRE(f.tracks[0].events.size() == 3);
+  CHECK((f.tracks[0].events[2].status == 0x90 && f.tracks[0].events[2].data[1] == 0));
+  // Padding bytes after the last track are ignored.
+  std::vector<uint8_t> padded = one_track_file(two_notes_body());
+  padded.insert(padded.end(), {0, 0, 0});
+  CHECK(parse_midi(padded, "padded.mid").tracks.size() == 1);
+  // A gap of hours between two notes becomes 3 s of tokens, not millions.
+  std::vector<int32_t> tokens = encode_notes({{60, 90, 0.0, 0.5, 0}, {62, 90, 7200.0, 7200.5, 0}});
+  CHECK(tokens.size() < 20);
+  std::vector<Note> back = decode_tokens(tokens);
+  REQUIRE(back.size() == 2);
+  CHECK(std::abs(back[1].start - 3.5) < 1e-9);
+  CHECK_THROWS_WITH_TEXT(encode_notes({{60, 90, 0.0, INFINITY, 0}}), "outside the time range");
+  MidiFile far;
+  far.tracks.resize(1);
+  far.tracks[0].events = {midi_channel_event(int64_t(1) << 32, 0x90, 60, 90)};
+  CHECK_THROWS_WITH_TEXT(encode_midi(far), "too large for a MIDI delta time");
+}
