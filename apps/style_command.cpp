@@ -54,7 +54,7 @@ int style_command(int argc, char** argv, int first) {
   const int size = int(args.get_int("size", network == "vgg19" ? 256 : 128, 16, 2048));
   models::StyleOptions o;
   o.steps = args.get_int("steps", 300, 1, 1000000);
-  o.style_weight = args.get_double("style-weight", 1e4, 0.0, 1e12);
+  o.style_weight = args.get_double("style-weight", 1e6, 0.0, 1e15);
   o.content_weight = args.get_double("content-weight", 1.0, 0.0, 1e12);
   o.lr = args.get_double("lr", 0.02, 1e-8, 10.0);
   const std::string optimizer = args.get_string("optimizer", "adam");

@@ -17,8 +17,8 @@ TokenData load_token_data(const std::string& corpus, const std::string& path) {
     d.validation = d.text.validation;
     d.vocab = d.text.vocabulary_size();
     d.description = (path.empty() ? std::string("fortunes") : path) + " (" + std::to_string(d.text.bytes) +
-                    " bytes, " + std::to_string(d.vocab) + " symbols, " + std::to_string(d.text.skipped.size()) +
-                    " files skipped)";
+                    " bytes, " + std::to_string(d.vocab) + " symbols; " + std::to_string(d.text.skipped.size()) +
+                    " index or non-text files skipped)";
   } else if (corpus == "music") {
     data::MidiCorpus m = data::load_midi_corpus(path.empty() ? data::kDefaultMidiPaths : std::vector<std::string>{path});
     d.train = m.train;

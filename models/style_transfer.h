@@ -34,7 +34,7 @@ StyleNetwork classifier_style_network(const std::shared_ptr<Sequential>& classif
 struct StyleOptions {
   int64_t steps = 300;
   double content_weight = 1.0;
-  double style_weight = 1e4;
+  double style_weight = 1e6;  // with Gram matrices divided by C·H·W, as in the PyTorch tutorial
   double lr = 0.02;            // Adam's step on pixels in [0, 1]
   bool lbfgs = false;          // L-BFGS instead of Adam
 };
