@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One call on a GPU machine (see ../shared/device/README.md): configure, build, run the whole test
-# suite, the CUDA conformance suite under compute-sanitizer memcheck, and the CPU benchmark; logs go
+# suite, the CUDA conformance suite under compute-sanitizer (memcheck, racecheck, synccheck), and the
+# attention memory benchmark; logs go
 # to $OUT (or ./gpu-check-logs). Usage: tools/gpu_check.sh [extra cmake args]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,5 +24,14 @@ echo "cuda tests: $(tail -2 "$out/cuda_tests.log")"
 if command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --leak-check none ./build-gpu/tests/kiln_tests "[cuda]" > "$out/memcheck.log" 2>&1
   echo "memcheck: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
+  # The kernels with shared memory and warp shuffles (flash attention, reductions, the fused optimizer)
+  # also under racecheck and synccheck.
+  for tool in racecheck synccheck; do
+    compute-sanitizer --tool $tool ./build-gpu/tests/kiln_tests "[cuda]" > "$out/$tool.log" 2>&1
+    echo "$tool: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool.log" | tail -1)"
+  done
 fi
+[ -x build-gpu/benchmarks/bench_attention_memory ] &&
+  ./build-gpu/benchmarks/bench_attention_memory > "$out/attention_memory.md" 2>&1 &&
+  echo "attention memory benchmark: $out/attention_memory.md"
 grep -E "FAILED|with message|max \|diff\|.*exceeds" -A3 "$out/cuda_tests.log" | head -80
