@@ -23,6 +23,7 @@ Args::Args(int argc, char** argv, int first, const std::vector<std::string>& kno
       name = name.substr(0, eq);
     }
     bool is_switch = std::find(switches.begin(), switches.end(), name) != switches.end();
+    if (is_switch && eq != std::string::npos) throw UsageError("flag --" + name + " takes no value");
     if (!is_switch && std::find(known.begin(), known.end(), name) == known.end())
       throw UsageError("unknown flag --" + name);
     if (!is_switch && eq == std::string::npos) {
