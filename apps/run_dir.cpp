@@ -1,5 +1,6 @@
 #include "apps/run_dir.h"
 
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +101,12 @@ RunDir RunDir::open(const std::string& path) {
   return run;
 }
 
+std::string RunDir::sample_stem(int64_t step) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "samples/step-%06lld", (long long)step);
+  return file(name);
+}
+
 void RunDir::write_config(const Config& config) const {
   const std::string text = config_to_json(config);
   write_file_atomically(file("config.json"), text.data(), text.size());
@@ -117,12 +124,15 @@ void RunDir::log(int64_t step, const std::vector<std::pair<std::string, double>>
   if (fresh) csv << "step,metric,value\n";
   for (const auto& [name, value] : metrics) {
     csv << step << "," << name << "," << value << "\n";
-    auto it = std::find_if(series_.begin(), series_.end(), [&](const report::Series& s) { return s.name == name; });
-    if (it == series_.end()) it = series_.insert(series_.end(), report::Series{name, {}});
-    it->points.emplace_back(double(step), value);
+    series_named(name).points.emplace_back(double(step), value);
   }
   csv.flush();
   KILN_CHECK(csv.good(), "cannot write '", file("metrics.csv"), "' (disk full?)");
+}
+
+report::Series& RunDir::series_named(const std::string& name) {
+  auto it = std::find_if(series_.begin(), series_.end(), [&](const report::Series& s) { return s.name == name; });
+  return it != series_.end() ? *it : series_.emplace_back(report::Series{name, {}});
 }
 
 void RunDir::load_metrics() {
@@ -134,10 +144,8 @@ void RunDir::load_metrics() {
     std::istringstream fields(line);
     std::string step, name, value;
     if (!std::getline(fields, step, ',') || !std::getline(fields, name, ',') || !std::getline(fields, value)) continue;
-    auto it = std::find_if(series_.begin(), series_.end(), [&](const report::Series& s) { return s.name == name; });
-    if (it == series_.end()) it = series_.insert(series_.end(), report::Series{name, {}});
     try {
-      it->points.emplace_back(std::stod(step), std::stod(value));
+      series_named(name).points.emplace_back(std::stod(step), std::stod(value));
     } catch (const std::exception&) {  // a torn last line after a crash: ignored
     }
   }

@@ -27,6 +27,8 @@ class RunDir {
 
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // RUN/samples/step-000123 (add the extension): where the samples of a step go.
+  std::string sample_stem(int64_t step) const;
 
   void write_config(const Config& config) const;
   Config read_config() const;
@@ -43,6 +45,7 @@ class RunDir {
 
  private:
   explicit RunDir(std::string path) : path_(std::move(path)) {}
+  report::Series& series_named(const std::string& name);  // created empty when new
   std::string path_;
   std::vector<report::Series> series_;
 };

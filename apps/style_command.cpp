@@ -19,10 +19,8 @@ namespace {
 // An image file as [1, C, size, size] in [0, 1].
 Tensor load_picture(const std::string& path, int channels, int size, Device device) {
   data::Image im = data::center_crop_resize(data::read_image(path, channels), size);
-  std::vector<float> planar(im.pixels.size());
-  const size_t plane = size_t(size) * size_t(size);
-  for (size_t c = 0; c < size_t(channels); ++c)
-    for (size_t i = 0; i < plane; ++i) planar[c * plane + i] = float(im.pixels[i * size_t(channels) + c]) / 255.0f;
+  std::vector<float> planar;
+  data::append_planar(im, planar);
   return from_vector(planar, {1, channels, size, size}).to(device);
 }
 

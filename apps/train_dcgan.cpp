@@ -124,11 +124,10 @@ int train_dcgan(int argc, char** argv, int first) {
         NoGradGuard no_grad;
         images = g_ema.forward(fixed_z);
       }
-      char name[64];
-      std::snprintf(name, sizeof name, "samples/step-%06lld.png", (long long)step);
-      data::save_image_grid(run.dir().file(name), images, {.nrow = 8, .low = -1.0, .high = 1.0});
+      const std::string grid = run.dir().sample_stem(step) + ".png";
+      data::save_image_grid(grid, images, {.nrow = 8, .low = -1.0, .high = 1.0});
       data::save_image_grid(run.dir().file("samples/latest.png"), images, {.nrow = 8, .low = -1.0, .high = 1.0});
-      run.report().images = {{"EMA generator, step " + std::to_string(step), run.dir().file(name)}};
+      run.report().images = {{"EMA generator, step " + std::to_string(step), grid}};
       save_weights(g_ema, run.dir().file("model.safetensors"), {{"model", "dcgan"}});
       run.write_report();
     }

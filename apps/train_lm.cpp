@@ -34,9 +34,7 @@ namespace {
 
 // Writes a sample (text, or MIDI + WAV) at `stem` and puts it into the report.
 void write_sample(TrainingRun& run, const TokenData& data, const std::vector<int64_t>& tokens, int64_t step) {
-  char stem[64];
-  std::snprintf(stem, sizeof stem, "samples/step-%06lld", (long long)step);
-  const std::string base = run.dir().file(stem);
+  const std::string base = run.dir().sample_stem(step);
   if (data.corpus == "text") {
     const std::string sample = data.text.decode(tokens);
     write_file_atomically(base + ".txt", sample.data(), sample.size());

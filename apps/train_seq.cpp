@@ -9,10 +9,6 @@
 
 namespace kiln::apps {
 
-Tensor upload(const Tensor& t, Device device) {
-  return device.is_cuda() ? to_device_async(pin_memory(t), device) : t;
-}
-
 double validation_loss(UnaryModule& model, const Tensor& stream, int64_t context, int64_t vocab, Device device,
                        int64_t max_windows) {
   NoGradGuard no_grad;

@@ -1,16 +1,14 @@
-// Pieces the sequence-model commands share (kiln train gpt, charrnn, rnnvae): moving CPU batches to the
-// device, the validation loss over non-overlapping windows, and autoregressive generation.
+// Pieces the sequence-model commands share (kiln train gpt, charrnn, rnnvae): the validation loss over non-overlapping windows, and autoregressive generation.
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "core/pinned_memory.h"  // upload()
 #include "core/random.h"
 #include "layers/module.h"
 
 namespace kiln::apps {
 
-// A CPU batch onto the training device: pinned and copied asynchronously on a GPU.
-Tensor upload(const Tensor& t, Device device);
 // Mean cross-entropy over non-overlapping windows of `context` tokens of the stream (at most max_windows).
 double validation_loss(UnaryModule& model, const Tensor& stream, int64_t context, int64_t vocab, Device device,
                        int64_t max_windows);

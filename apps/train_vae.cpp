@@ -85,11 +85,10 @@ int train_vae(int argc, char** argv, int first) {
         rows.push_back(originals.narrow(0, 8 * r, 8));
         rows.push_back(recon.narrow(0, 8 * r, 8));
       }
-      char name[64];
-      std::snprintf(name, sizeof name, "samples/step-%06lld.png", (long long)step);
-      data::save_image_grid(run.dir().file(name), samples, {.nrow = 8});
+      const std::string grid = run.dir().sample_stem(step) + ".png";
+      data::save_image_grid(grid, samples, {.nrow = 8});
       data::save_image_grid(run.dir().file("samples/reconstructions.png"), cat(rows, 0), {.nrow = 8});
-      run.report().images = {{"samples z ~ N(0, I), step " + std::to_string(step), run.dir().file(name)},
+      run.report().images = {{"samples z ~ N(0, I), step " + std::to_string(step), grid},
                              {"test images (odd rows) and reconstructions (even rows)",
                               run.dir().file("samples/reconstructions.png")}};
       run.write_report();

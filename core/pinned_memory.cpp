@@ -105,4 +105,8 @@ bool is_pinned(const Tensor&) { return false; }
 Tensor to_device_async(const Tensor&, Device) { KILN_FAIL("to_device_async: this kiln was built without CUDA"); }
 #endif
 
+Tensor upload(const Tensor& t, Device device) {
+  return device.is_cuda() ? to_device_async(pin_memory(t), device) : t;
+}
+
 }  // namespace kiln

@@ -13,5 +13,8 @@ bool is_pinned(const Tensor& t);
 // Starts copying a pinned, contiguous CPU tensor to a CUDA device on that device's current stream
 // and returns at once: kernels launched later on that stream see the data. No autograd.
 Tensor to_device_async(const Tensor& pinned, Device device);
+// A CPU tensor onto `device` for a training step: staged through pinned memory and copied asynchronously
+// on a GPU; returned as it is for the CPU. (What the data loaders use.)
+Tensor upload(const Tensor& t, Device device);
 
 }  // namespace kiln

@@ -37,17 +37,16 @@ ImageFolder load_image_folder(const std::string& root, const ImageFolderOptions&
 
   ImageFolder folder;
   std::map<std::string, int64_t> class_index;
-  for (const fs::path& p : paths) {
+  auto class_of = [&](const fs::path& p) {  // the subfolder under root, "" for images in root itself
     const fs::path parent = p.parent_path().lexically_relative(root);
-    class_index.emplace(parent == "." ? "" : parent.string(), 0);
-  }
+    return parent == "." ? std::string() : parent.string();
+  };
+  for (const fs::path& p : paths) class_index.emplace(class_of(p), 0);
   for (auto& [name, index] : class_index) {
     index = int64_t(folder.classes.size());
     folder.classes.push_back(name);
   }
 
-  const int64_t plane = int64_t(options.size) * options.size;
-  const int64_t per_image = plane * options.channels;
   std::vector<float> pixels;
   std::vector<int64_t> labels;
   for (const fs::path& p : paths) {
@@ -58,14 +57,8 @@ ImageFolder load_image_folder(const std::string& root, const ImageFolderOptions&
       folder.skipped.push_back(p.string() + ": " + e.what());
       continue;
     }
-    // Interleaved HWC bytes → planar CHW floats in [0, 1].
-    const size_t base = pixels.size();
-    pixels.resize(base + size_t(per_image));
-    for (int64_t c = 0; c < options.channels; ++c)
-      for (int64_t i = 0; i < plane; ++i)
-        pixels[base + size_t(c * plane + i)] = float(image.pixels[size_t(i * options.channels + c)]) / 255.0f;
-    const fs::path parent = p.parent_path().lexically_relative(root);
-    labels.push_back(class_index.at(parent == "." ? "" : parent.string()));
+    append_planar(image, pixels);
+    labels.push_back(class_index.at(class_of(p)));
     folder.files.push_back(p.string());
   }
   KILN_CHECK(!labels.empty(), "image folder '", root, "' has no usable images (", paths.size(),

@@ -53,6 +53,15 @@ Image center_crop_resize(const Image& image, int size) {
   return out;
 }
 
+// out[c·H·W + i] = pixels[i·C + c] / 255 for pixel i and channel c
+void append_planar(const Image& image, std::vector<float>& out) {
+  const size_t plane = size_t(image.width) * size_t(image.height), channels = size_t(image.channels);
+  const size_t base = out.size();
+  out.resize(base + plane * channels);
+  for (size_t c = 0; c < channels; ++c)
+    for (size_t i = 0; i < plane; ++i) out[base + c * plane + i] = float(image.pixels[i * channels + c]) / 255.0f;
+}
+
 std::vector<uint8_t> encode_png(const Image& image) {
   KILN_CHECK((image.channels == 1 || image.channels == 3) && image.width > 0 && image.height > 0 &&
                  image.pixels.size() == size_t(image.width) * size_t(image.height) * size_t(image.channels),

@@ -21,6 +21,9 @@ Image read_image(const std::string& path, int channels);
 // Resize(size) followed by CenterCrop(size) gives for a square output).
 Image center_crop_resize(const Image& image, int size);
 
+// Appends the image's pixels to `out` as planar (C, H, W) floats in [0, 1]: the layout of an image tensor.
+void append_planar(const Image& image, std::vector<float>& out);
+
 // PNG bytes of an image, and an atomic PNG file.
 std::vector<uint8_t> encode_png(const Image& image);
 void write_png(const std::string& path, const Image& image);

@@ -77,7 +77,7 @@ std::vector<Tensor> DataLoader::next() {
   }
   position_ = after(position_);
   if (!options_.device.is_cpu())
-    for (Tensor& t : batch) t = to_device_async(pin_memory(t), options_.device);
+    for (Tensor& t : batch) t = upload(t, options_.device);
   return batch;
 }
 

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "core/error.h"
 #include "data/midi.h"
 #include "data/midi_tokens.h"
+#include "data/token_split.h"
 
 namespace kiln::data {
 namespace fs = std::filesystem;
@@ -71,13 +73,7 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double valida
   KILN_CHECK(all.size() >= 2, "MIDI corpus ", paths_text(paths), " has no usable music (", files.size(),
              " MIDI files found, ", corpus.skipped.size(), " skipped)");
   corpus.tokens = int64_t(all.size());
-  const size_t n_train = size_t(double(all.size()) * (1.0 - validation_fraction));
-  auto part = [&](size_t begin, size_t end) {
-    return from_vector(std::vector<int64_t>(all.begin() + int64_t(begin), all.begin() + int64_t(end)),
-                       {int64_t(end - begin)}, {.dtype = DType::Int64});
-  };
-  corpus.train = part(0, n_train);
-  corpus.validation = part(n_train, all.size());
+  std::tie(corpus.train, corpus.validation) = split_tokens(all, validation_fraction);
   return corpus;
 }
 

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "core/error.h"
 #include "data/file_bytes.h"
+#include "data/token_split.h"
 
 namespace kiln::data {
 namespace fs = std::filesystem;
@@ -97,11 +99,6 @@ std::vector<fs::path> text_files(const fs::path& dir, std::vector<std::string>& 
   return files;
 }
 
-Tensor ids_tensor(const std::vector<int64_t>& ids, size_t begin, size_t end) {
-  std::vector<int64_t> part(ids.begin() + int64_t(begin), ids.begin() + int64_t(end));
-  return from_vector(part, {int64_t(part.size())}, {.dtype = DType::Int64});
-}
-
 }  // namespace
 
 TextCorpus load_text_corpus(const std::string& path, double validation_fraction) {
@@ -145,9 +142,7 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction)
   corpus.build_vocabulary(all);
   std::vector<int64_t> ids(all.size());
   for (size_t i = 0; i < all.size(); ++i) ids[i] = corpus.id_of(all[i]);
-  const size_t n_train = size_t(double(ids.size()) * (1.0 - validation_fraction));
-  corpus.train = ids_tensor(ids, 0, n_train);
-  corpus.validation = ids_tensor(ids, n_train, ids.size());
+  std::tie(corpus.train, corpus.validation) = split_tokens(ids, validation_fraction);
   return corpus;
 }
 
