@@ -1,37 +1,61 @@
 #!/usr/bin/env bash
-# One call on a GPU machine (see ../shared/device/README.md): configure, build, run the whole test
-# suite, the CUDA conformance suite under compute-sanitizer (memcheck, racecheck, synccheck), and the
-# attention memory benchmark; logs go
-# to $OUT (or ./gpu-check-logs). Usage: tools/gpu_check.sh [extra cmake args]
+# One call on a GPU machine (see ../shared/device/README.md): configure and build, then run the CUDA
+# conformance suite, the whole ctest suite, compute-sanitizer (memcheck, racecheck, synccheck) over
+# the CUDA tests, and the attention memory benchmark. Logs go to $OUT (or ./gpu-check-logs).
+#
+# Usage: tools/gpu_check.sh [step...]      steps: build cuda ctest memcheck racecheck synccheck bench
+#        (no step: all of them, in that order). Each step has its own time limit, so that one slow or
+#        hung step leaves time (and logs) for the others. KILN_CUDA_FILTER narrows the Catch2 tests
+#        that the cuda and sanitizer steps run (default "[cuda]").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-gpu-check-logs}"
 mkdir -p "$out"
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(build cuda ctest memcheck racecheck synccheck bench)
+filter="${KILN_CUDA_FILTER:-[cuda]}"
+tests=./build-gpu/tests/kiln_tests
+
+# The GPU machine has none of our Debian data packages: .devicepack/ (../shared/device/pack.sh) carries
+# them, and they are linked where kiln looks by default, so that the CLI tests train on real data.
+link_data() {
+  local from=$1 to=$2
+  [ -e "$to" ] || { [ -d "$from" ] && mkdir -p "$(dirname "$to")" && ln -s "$PWD/$from" "$to"; } || true
+}
+link_data .devicepack/data/fashion-mnist /usr/share/datasets/fashion-mnist
+link_data .devicepack/data/fortunes /usr/share/games/fortunes
+link_data .devicepack/data/midi /usr/share/planetblupi/music
+
 extra_include=""
 [ -d .devicepack/include ] && extra_include="-DKILN_EXTRA_INCLUDE=$PWD/.devicepack/include"
-{
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-  nvcc --version | tail -2
-  date -u
-} > "$out/machine.txt" 2>&1
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 $extra_include "$@" \
-  > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build build-gpu -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -E 'error' -A5 "$out/build.log" | head -60; exit 1; }
-ctest --test-dir build-gpu --output-on-failure -j4 > "$out/ctest.log" 2>&1
-echo "ctest: $(tail -3 "$out/ctest.log" | head -1)"
-./build-gpu/tests/kiln_tests "[cuda]" > "$out/cuda_tests.log" 2>&1
-echo "cuda tests: $(tail -2 "$out/cuda_tests.log")"
-if command -v compute-sanitizer >/dev/null; then
-  compute-sanitizer --tool memcheck --leak-check none ./build-gpu/tests/kiln_tests "[cuda]" > "$out/memcheck.log" 2>&1
-  echo "memcheck: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
-  # The kernels with shared memory and warp shuffles (flash attention, reductions, the fused optimizer)
-  # also under racecheck and synccheck.
-  for tool in racecheck synccheck; do
-    compute-sanitizer --tool $tool ./build-gpu/tests/kiln_tests "[cuda]" > "$out/$tool.log" 2>&1
-    echo "$tool: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool.log" | tail -1)"
-  done
-fi
-[ -x build-gpu/benchmarks/bench_attention_memory ] &&
-  ./build-gpu/benchmarks/bench_attention_memory > "$out/attention_memory.md" 2>&1 &&
-  echo "attention memory benchmark: $out/attention_memory.md"
-grep -E "FAILED|with message|max \|diff\|.*exceeds" -A3 "$out/cuda_tests.log" | head -80
+
+for step in "${steps[@]}"; do
+  start=$(date +%s)
+  case $step in
+    build)
+      { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; nvcc --version | tail -2; date -u; } \
+        > "$out/machine.txt" 2>&1
+      { cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 $extra_include &&
+        cmake --build build-gpu -j"$(nproc)"; } > "$out/build.log" 2>&1 ||
+        { grep -E 'error|Error' -A5 "$out/build.log" | head -60; exit 1; } ;;
+    cuda)
+      timeout 240 $tests "$filter" > "$out/cuda_tests.log" 2>&1
+      echo "cuda tests (rc $?): $(tail -3 "$out/cuda_tests.log" | tr '\n' ' ')"
+      grep -E "FAILED|with message|exceeds|error" -A4 "$out/cuda_tests.log" | head -60 ;;
+    ctest)
+      timeout 300 ctest --test-dir build-gpu --output-on-failure -j8 -LE cuda --timeout 240 > "$out/ctest.log" 2>&1
+      echo "ctest (rc $?): $(grep -E 'tests passed' "$out/ctest.log")"
+      grep -E "\(Failed\)|\(Timeout\)|Exception" "$out/ctest.log" | head -30 ;;
+    memcheck|racecheck|synccheck)
+      limit=200; [ "$step" = memcheck ] || limit=150
+      timeout $limit compute-sanitizer --tool "$step" $tests "$filter" > "$out/$step.log" 2>&1
+      echo "$step (rc $?): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|test cases' "$out/$step.log" | tail -2 | tr '\n' ' ')"
+      grep -E "^========= (Invalid|Error|Race|Barrier|Program hit)" -A3 "$out/$step.log" | head -30 ;;
+    bench)
+      [ -x build-gpu/benchmarks/bench_attention_memory ] &&
+        timeout 120 ./build-gpu/benchmarks/bench_attention_memory > "$out/attention_memory.md" 2>&1
+      echo "attention memory benchmark (rc $?):"; tail -15 "$out/attention_memory.md" ;;
+    *) echo "unknown step '$step' (steps: build cuda ctest memcheck racecheck synccheck bench)"; exit 2 ;;
+  esac
+  echo "[$step: $(($(date +%s) - start)) s]"
+done
