@@ -1,5 +1,6 @@
 // The kiln command line: `kiln train MODEL`, `kiln ops` (the op table), `kiln help`.
 // Bad flags exit with code 2 and a usage message; runtime errors exit with code 1 and the message.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -54,6 +55,8 @@ const char* kUsage =
     "  --out DIR       run folder (default runs/MODEL-DATE-TIME)\n"
     "  --sample-every N, --log-every N, --checkpoint-every N   in steps\n"
     "  --limit N       train on the first N examples only\n"
+    "  --deterministic deterministic CUDA algorithms: a rerun or a resumed run on the GPU gives the same\n"
+    "                  bits (somewhat slower; the CPU is always deterministic)\n"
     "model options: dcgan --latent N --features N --ema DECAY; vae --latent N; mlp --hidden N;\n"
     "  gpt --corpus text|music --context N --layers N --heads N --width N --dropout P --warmup N\n"
     "      --weight-decay X --temperature X --top-k N --val-windows N\n"
@@ -125,7 +128,11 @@ int resume(int argc, char** argv) {
   const kiln::apps::Config config = run.read_config();
   std::vector<std::string> words = {argv[0], "train", kiln::apps::config_value(run, config, "model")};
   for (const auto& [name, value] : kiln::apps::flags_from_text(kiln::apps::config_value(run, config, "flags")))
-    words.insert(words.end(), {"--" + name, value});
+    if (std::find(kiln::apps::kTrainSwitches.begin(), kiln::apps::kTrainSwitches.end(), name) !=
+        kiln::apps::kTrainSwitches.end())
+      words.push_back("--" + name);  // a switch, recorded as name=1
+    else
+      words.insert(words.end(), {"--" + name, value});
   for (int i = 3; i < argc; ++i) words.push_back(argv[i]);
   words.insert(words.end(), {"--out", run.path(), "--resume"});
   std::vector<char*> args;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/allocator.h"
+#include "core/cuda_context.h"
 #include "core/error.h"
 
 namespace kiln::apps {
@@ -64,7 +65,7 @@ cli::Args train_args(int argc, char** argv, int first, const std::vector<std::st
   std::vector<std::string> names = {"data", "out", "device", "seed", "steps", "epochs", "batch", "lr",
                                     "sample-every", "checkpoint-every", "log-every", "limit"};
   names.insert(names.end(), extra.begin(), extra.end());
-  return cli::Args(argc, argv, first, names, {"resume"});
+  return cli::Args(argc, argv, first, names, kTrainSwitches);
 }
 
 TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
@@ -82,6 +83,8 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   o.log_every = args.get_int("log-every", o.log_every, 1, int64_t(1) << 40);
   o.limit = args.get_int("limit", 0, 0, int64_t(1) << 40);
   o.resume = args.has("resume");
+  o.deterministic = args.has("deterministic");
+  if (o.deterministic) set_deterministic(true);
   if (o.resume && o.out.empty()) throw cli::UsageError("--resume needs --out RUN_FOLDER (or use 'kiln resume RUN')");
   for (const auto& [name, value] : args.values())
     if (name != "out" && name != "resume") o.flags[name] = value;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "apps/cli_args.h"
 #include "apps/run_dir.h"
@@ -26,13 +27,16 @@ struct TrainOptions {
   int64_t log_every = 50;
   int64_t limit = 0;          // use the first N training examples only (0: all)
   bool resume = false;        // continue the run in `out` from its checkpoint
+  bool deterministic = false; // deterministic CUDA algorithms (bit-identical reruns and resumes on a GPU)
   Config flags;               // the flags given on the command line
   std::function<bool(const std::string&)> is_flag;  // whether this model's command accepts a flag name
 
   Config to_config() const;
 };
 
-// The flags of `kiln train MODEL`: the shared ones plus the model's own `extra`, and the switch --resume.
+// The switches (flags without a value) of `kiln train`.
+inline const std::vector<std::string> kTrainSwitches = {"resume", "deterministic"};
+// The flags of `kiln train MODEL`: the shared ones plus the model's own `extra`, and the switches.
 cli::Args train_args(int argc, char** argv, int first, const std::vector<std::string>& extra = {});
 // Reads the shared flags over `defaults` (a model's own defaults for batch, lr, steps, ...).
 TrainOptions parse_train_options(const cli::Args& args, TrainOptions defaults);

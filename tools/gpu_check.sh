@@ -3,8 +3,9 @@
 # conformance suite, the whole ctest suite, compute-sanitizer (memcheck, racecheck, synccheck) over
 # the CUDA tests, and the attention memory benchmark. Logs go to $OUT (or ./gpu-check-logs).
 #
-# Usage: tools/gpu_check.sh [step...]      steps: build cuda ctest memcheck racecheck synccheck bench
-#        (no step: all of them, in that order). Each step has its own time limit, so that one slow or
+# Usage: tools/gpu_check.sh [step...]
+#   steps: build cuda ctest memcheck racecheck synccheck bench resume train
+#   (no step: build to bench, in that order). Each step has its own time limit, so that one slow or
 #        hung step leaves time (and logs) for the others. KILN_CUDA_FILTER narrows the Catch2 tests
 #        that the cuda and sanitizer steps run (default "[cuda]").
 set -uo pipefail
@@ -13,6 +14,7 @@ out="${OUT:-gpu-check-logs}"
 mkdir -p "$out"
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(build cuda ctest memcheck racecheck synccheck bench)
+kiln=./build-gpu/kiln
 filter="${KILN_CUDA_FILTER:-[cuda]}"
 tests=./build-gpu/tests/kiln_tests
 
@@ -55,6 +57,42 @@ for step in "${steps[@]}"; do
       [ -x build-gpu/benchmarks/bench_attention_memory ] &&
         timeout 120 ./build-gpu/benchmarks/bench_attention_memory > "$out/attention_memory.md" 2>&1
       echo "attention memory benchmark (rc $?):"; tail -15 "$out/attention_memory.md" ;;
+    resume)
+      # Interrupted and resumed = uninterrupted through the command line, on the CPU and on the GPU in
+      # deterministic mode: 6 DCGAN steps straight vs 3 + `kiln resume --steps 6`, every tensor compared.
+      flags="--batch 8 --features 4 --limit 64 --log-every 2 --sample-every 3 --checkpoint-every 3"
+      ctest_runs=build-gpu/tests/cli-runs
+      [ -f $ctest_runs/straight/model.safetensors ] &&
+        echo "ctest's resume runs (cpu):" && python3 tools/compare_safetensors.py $ctest_runs/{straight,halves}/model.safetensors | tail -8
+      for dev in cpu "cuda --deterministic"; do
+        d=$(mktemp -d)
+        $kiln train dcgan --steps 6 --device $dev $flags --out $d/straight > $d/log 2>&1 &&
+          $kiln train dcgan --steps 3 --device $dev $flags --out $d/halves >> $d/log 2>&1 &&
+          $kiln resume $d/halves --steps 6 >> $d/log 2>&1 || tail -5 $d/log
+        echo "resume on $dev: metrics $(cmp -s $d/straight/metrics.csv $d/halves/metrics.csv && echo same || echo DIFFER)," \
+          "weights $(cmp -s $d/straight/model.safetensors $d/halves/model.safetensors && echo same || echo DIFFER)"
+        python3 tools/compare_safetensors.py $d/straight/model.safetensors $d/halves/model.safetensors | head -8
+      done ;;
+    train)
+      # Every model with its default GPU length, all at once (so throughput figures are shared-GPU
+      # figures), each under KILN_TRAIN_LIMIT seconds; then eval and sample; run folders come back as
+      # $OUT/runs.tar.gz (without checkpoints).
+      limit=${KILN_TRAIN_LIMIT:-300}
+      rm -rf gpu-runs; mkdir -p gpu-runs
+      for m in classifier dcgan vae gpt charrnn rnnvae "gpt --corpus music" "charrnn --corpus music"; do
+        name=$(echo $m | tr -d ' -' | sed 's/corpus//')
+        OMP_NUM_THREADS=2 timeout $limit $kiln train $m --device cuda --out gpu-runs/$name > gpu-runs/$name.log 2>&1 &
+      done
+      wait
+      for r in gpu-runs/*/; do echo "$r: $(tail -c 300 ${r%/}.log | tr '\r' '\n' | tail -2 | tr '\n' ' ')"; done
+      $kiln eval gpu-runs/dcgan --classifier gpu-runs/classifier --device cuda > gpu-runs/eval.log 2>&1
+      for r in classifier vae gpt charrnn rnnvae gptmusic charrnnmusic; do
+        $kiln eval gpu-runs/$r --device cuda >> gpu-runs/eval.log 2>&1
+      done
+      $kiln sample gpu-runs/gptmusic --device cuda > gpu-runs/sample.log 2>&1
+      $kiln sample gpu-runs/vae --interpolate --device cuda >> gpu-runs/sample.log 2>&1
+      tail -40 gpu-runs/eval.log
+      tar czf "$out/runs.tar.gz" --exclude='checkpoint*.safetensors' gpu-runs ;;
     *) echo "unknown step '$step' (steps: build cuda ctest memcheck racecheck synccheck bench)"; exit 2 ;;
   esac
   echo "[$step: $(($(date +%s) - start)) s]"

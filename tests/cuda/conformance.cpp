@@ -62,7 +62,9 @@ ConformanceResult cuda_matches_cpu(const TensorFn& fn, const std::vector<Tensor>
     r.ok &= compare("output " + std::to_string(k), cuda_out[k], cpu_out[k], tol, os);
     if (!cpu_out[k].requires_grad() || !is_floating(cpu_out[k].dtype())) continue;
     Tensor w = randn(cpu_out[k].shape(), {.dtype = cpu_out[k].dtype()}, gen);
-    Tensor lc = sum(mul(cpu_out[k], w)), lg = sum(mul(cuda_out[k], w.to(Device::cuda())));
+    // each term in float64, so that outputs of different dtypes add up into one loss
+    Tensor lc = to_dtype(sum(mul(cpu_out[k], w)), DType::Float64);
+    Tensor lg = to_dtype(sum(mul(cuda_out[k], w.to(Device::cuda()))), DType::Float64);
     cpu_loss = cpu_loss.defined() ? add(cpu_loss, lc) : lc;
     cuda_loss = cuda_loss.defined() ? add(cuda_loss, lg) : lg;
   }

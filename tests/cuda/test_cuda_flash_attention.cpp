@@ -82,11 +82,12 @@ TEST_CASE("CUDA flash attention: Tq ≠ Tk, D ≠ Dv, non-contiguous inputs, par
     CHECK_CUDA_MATCHES_CPU(attention_fn(c.causal), {q, k, v}, kFloat32Tolerance);
   }
   // non-contiguous: heads sliced out of [B, T, H, D] (the layers' layout) and a transposed [B, D, T] key
+  // expanded over the heads (stride 0)
   for (bool causal : {false, true}) {
     INFO("non-contiguous, causal " << causal);
     Tensor q = input32({2, 65, 3, 64}, 301), k = input32({2, 64, 65}, 302), v = input32({2, 65, 3, 64}, 303);
     auto fn = [causal](const std::vector<Tensor>& in) -> std::vector<Tensor> {
-      return {scaled_dot_product_attention(in[0].transpose(1, 2), in[1].transpose(1, 2).unsqueeze(1),
+      return {scaled_dot_product_attention(in[0].transpose(1, 2), in[1].transpose(1, 2).unsqueeze(1).expand({2, 3, 65, 64}),
                                            in[2].transpose(1, 2), causal)};
     };
     CHECK_CUDA_MATCHES_CPU(fn, {q, k, v}, kFloat32Tolerance);
