@@ -4,7 +4,7 @@
 # the CUDA tests, and the attention memory benchmark. Logs go to $OUT (or ./gpu-check-logs).
 #
 # Usage: tools/gpu_check.sh [step...]
-#   steps: build cuda ctest memcheck racecheck synccheck bench resume train
+#   steps: build cuda ctest memcheck racecheck synccheck bench resume determinism speed train
 #   (no step: build to bench, in that order). Each step has its own time limit, so that one slow or
 #        hung step leaves time (and logs) for the others. KILN_CUDA_FILTER narrows the Catch2 tests
 #        that the cuda and sanitizer steps run (default "[cuda]").
@@ -71,8 +71,31 @@ for step in "${steps[@]}"; do
           $kiln resume $d/halves --steps 6 >> $d/log 2>&1 || tail -5 $d/log
         echo "resume on $dev: metrics $(cmp -s $d/straight/metrics.csv $d/halves/metrics.csv && echo same || echo DIFFER)," \
           "weights $(cmp -s $d/straight/model.safetensors $d/halves/model.safetensors && echo same || echo DIFFER)"
-        python3 tools/compare_safetensors.py $d/straight/model.safetensors $d/halves/model.safetensors | head -8
+        python3 tools/compare_safetensors.py $d/straight/model.safetensors $d/halves/model.safetensors
       done ;;
+    determinism)
+      # Is a CPU run repeatable on this machine (same command twice), and with one BLAS / OpenMP thread?
+      flags="--device cpu --batch 8 --features 4 --limit 64 --log-every 2 --sample-every 3 --checkpoint-every 3 --steps 6"
+      d=$(mktemp -d)
+      for env in "X=1" "OPENBLAS_NUM_THREADS=1" "OMP_NUM_THREADS=1" "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1"; do
+        for run in a b; do env $env $kiln train dcgan $flags --out $d/$run > /dev/null 2>&1; done
+        echo "twice with $env: $(python3 tools/compare_safetensors.py $d/{a,b}/model.safetensors | tail -1)"
+        rm -rf $d/a $d/b
+      done
+      ldd $kiln | grep -iE "blas|gomp" ;;
+    speed)
+      # Each model alone on the GPU for a short run (the progress line's throughput), then PyTorch's
+      # anchor timings for the same workloads in the same call (.devicepack/anchors/torch_anchors.py).
+      rm -rf speed-runs; mkdir -p speed-runs
+      common="--device cuda --sample-every 100000 --checkpoint-every 100000 --log-every 50"
+      for m in "dcgan --steps 400" "vae --steps 400" "classifier --steps 400" "charrnn --steps 200" \
+               "gpt --steps 150" "rnnvae --steps 400"; do
+        name=${m%% *}
+        timeout 90 $kiln train $m $common --out speed-runs/$name > speed-runs/$name.log 2>&1
+        echo "$m: $(tr '\r' '\n' < speed-runs/$name.log | grep -E '^step' | tail -1)"
+      done
+      [ -f .devicepack/anchors/torch_anchors.py ] &&
+        timeout 150 python3 .devicepack/anchors/torch_anchors.py 2>&1 | grep -E "_ms|ms\"" | head -12 ;;
     train)
       # Every model with its default GPU length, all at once (so throughput figures are shared-GPU
       # figures), each under KILN_TRAIN_LIMIT seconds; then eval and sample; run folders come back as
@@ -92,7 +115,7 @@ for step in "${steps[@]}"; do
       $kiln sample gpu-runs/gptmusic --device cuda > gpu-runs/sample.log 2>&1
       $kiln sample gpu-runs/vae --interpolate --device cuda >> gpu-runs/sample.log 2>&1
       tail -40 gpu-runs/eval.log
-      tar czf "$out/runs.tar.gz" --exclude='checkpoint*.safetensors' gpu-runs ;;
+      tar czf "$out/runs.tar.gz" --exclude='*.safetensors' gpu-runs ;;
     *) echo "unknown step '$step' (steps: build cuda ctest memcheck racecheck synccheck bench)"; exit 2 ;;
   esac
   echo "[$step: $(($(date +%s) - start)) s]"
