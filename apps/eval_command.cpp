@@ -3,6 +3,10 @@
 //   vae         test loss per image (negative ELBO, nats)
 //   dcgan       Fréchet distance of 10,000 samples to the test images, on the features of a kiln-trained
 //               classifier (--classifier RUN_OR_FILE; default: the newest runs/classifier-*)
+//   gpt, charrnn  validation loss (nats and bits per symbol) over the non-overlapping windows of the
+//               corpus's held-out last 10% (--windows N: the first N only)
+#include <cmath>
+#include <algorithm>
 #include <cstdio>
 
 #include "apps/cli_args.h"
@@ -10,6 +14,8 @@
 #include "apps/evaluation.h"
 #include "apps/image_data.h"
 #include "apps/run_models.h"
+#include "apps/token_data.h"
+#include "apps/train_seq.h"
 #include "apps/train_options.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
@@ -17,7 +23,7 @@
 namespace kiln::apps {
 
 int eval_command(int argc, char** argv, int first) {
-  cli::Args args(argc, argv, first, {"device", "classifier", "count", "seed", "data"});
+  cli::Args args(argc, argv, first, {"device", "classifier", "count", "seed", "data", "windows"});
   if (args.positional().size() != 1) throw cli::UsageError("kiln eval takes one run folder");
   const RunDir run = RunDir::open(args.positional()[0]);
   const Config config = run.read_config();
@@ -54,6 +60,17 @@ int eval_command(int argc, char** argv, int first) {
         count, device);
     std::printf("%s: Fréchet distance %.3f (%lld samples vs the %lld test images, features of %s)\n",
                 run.path().c_str(), fd, (long long)count, (long long)data.test.images.size(0), clf_path.c_str());
+  } else if (model == "gpt" || model == "charrnn") {
+    const LanguageModel lm = load_language_model(run, device);
+    const TokenData data = load_token_data(lm.corpus, args.get_string("data", lm.data));
+    const int64_t windows = std::min<int64_t>(args.get_int("windows", int64_t(1) << 40, 1, int64_t(1) << 40),
+                                     (data.validation.numel() - 1) / lm.context);
+    KILN_CHECK(windows > 0, "the validation part of ", data.description, " is shorter than one window of ",
+               lm.context, " tokens");
+    const double loss = validation_loss(*lm.model, data.validation, lm.context, lm.vocab, device, windows);
+    std::printf("%s: validation loss %.4f nats per symbol (%.4f bits), %lld windows of %lld tokens of %s\n",
+                run.path().c_str(), loss, loss / std::log(2.0), (long long)windows, (long long)lm.context,
+                data.description.c_str());
   } else {
     throw cli::UsageError("kiln eval: unknown model '" + model + "' in " + run.file("config.json"));
   }

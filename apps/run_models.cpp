@@ -4,6 +4,8 @@
 
 #include "apps/model_io.h"
 #include "core/error.h"
+#include "models/char_rnn.h"
+#include "models/gpt.h"
 
 namespace kiln::apps {
 namespace fs = std::filesystem;
@@ -54,6 +56,40 @@ std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device) {
   vae->to(device);
   vae->eval();
   return vae;
+}
+
+LanguageModel load_language_model(const RunDir& run, Device device) {
+  const Config config = run.read_config();
+  LanguageModel lm;
+  lm.kind = config_value(run, config, "model");
+  KILN_CHECK(lm.kind == "gpt" || lm.kind == "charrnn", "run '", run.path(), "' trained a ", lm.kind,
+             ", not a language model (gpt or charrnn)");
+  auto number = [&](const std::string& key) { return std::stoll(config_value(run, config, key)); };
+  lm.corpus = config_value(run, config, "corpus");
+  lm.data = config_value(run, config, "data");
+  lm.context = number("context");
+  lm.vocab = number("vocab");
+  const double dropout = std::stod(config_value(run, config, "dropout"));
+  Generator init(0);  // the weights are replaced by the run's
+  if (lm.kind == "gpt")
+    lm.model = std::make_shared<models::GPT>(models::GptConfig{.vocab = lm.vocab,
+                                                               .context = lm.context,
+                                                               .layers = number("layers"),
+                                                               .heads = number("heads"),
+                                                               .width = number("width"),
+                                                               .dropout = dropout},
+                                             init);
+  else
+    lm.model = std::make_shared<models::CharRNN>(models::CharRnnConfig{.vocab = lm.vocab,
+                                                                       .embed = number("embed"),
+                                                                       .hidden = number("hidden"),
+                                                                       .layers = number("layers"),
+                                                                       .dropout = dropout},
+                                                 init);
+  load_weights(*lm.model, weights_file(run));
+  lm.model->to(device);
+  lm.model->eval();
+  return lm;
 }
 
 std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_file, Device device) {

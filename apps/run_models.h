@@ -8,6 +8,7 @@
 #include "core/device.h"
 #include "models/classifier.h"
 #include "models/dcgan.h"
+#include "layers/module.h"
 #include "models/vae.h"
 
 namespace kiln::apps {
@@ -17,6 +18,16 @@ std::string config_value(const RunDir& run, const Config& config, const std::str
 
 std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, Device device);
 std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device);
+// A language model run (gpt or charrnn): the network, and what it reads.
+struct LanguageModel {
+  std::shared_ptr<UnaryModule> model;
+  std::string kind;     // "gpt" or "charrnn"
+  std::string corpus;   // "text" or "music"
+  std::string data;     // the data path it trained on ("" = the corpus's default)
+  int64_t context = 0;  // tokens per window
+  int64_t vocab = 0;
+};
+LanguageModel load_language_model(const RunDir& run, Device device);
 // A classifier's weights from a run folder or a .safetensors file.
 std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_file, Device device);
 // The newest runs/classifier-*/model.safetensors, or "" when there is none.

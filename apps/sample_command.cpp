@@ -1,12 +1,16 @@
 // kiln sample RUN: new samples from a trained generator, written into RUN/samples/:
 //   dcgan, vae: an image grid of --count samples (z ~ N(0, I) from --seed), or with --interpolate a grid
 //   whose rows walk in a straight line through latent space between two random points.
+//   gpt, charrnn: --length tokens drawn with --temperature and --top-k: text (.txt), or for music MIDI and
+//   a WAV rendered by the built-in synthesizer.
 #include <cstdio>
 #include <functional>
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
 #include "apps/run_models.h"
+#include "apps/token_data.h"
+#include "apps/train_seq.h"
 #include "apps/train_options.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
@@ -25,15 +29,33 @@ Tensor interpolation_latents(int64_t rows, int64_t steps, int64_t latent, Genera
   return add(a, mul(sub(b, a), t)).reshape({rows * steps, latent});
 }
 
+// A language model's sample: text, or MIDI + WAV, at --out (a path without extension).
+int sample_sequence(const RunDir& run, const cli::Args& args, Device device) {
+  const LanguageModel lm = load_language_model(run, device);
+  const TokenData data = load_token_data(lm.corpus, lm.data);
+  Generator g(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
+  const int64_t length = args.get_int("length", 1000, 1, 1 << 20);
+  const double temperature = args.get_double("temperature", 0.8, 1e-6, 100.0);
+  const int64_t top_k = args.get_int("top-k", 0, 0, 1 << 20);
+  const std::vector<int64_t> tokens =
+      generate(*lm.model, sample_prompt(data), length, lm.context, temperature, top_k, device, g);
+  const WrittenSample written = write_token_sample(args.get_string("out", run.file("samples/sample")), data, tokens);
+  if (!written.text.empty()) std::printf("%s\n", written.text.c_str());
+  for (const std::string& file : written.files) std::printf("kiln: wrote %s\n", file.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int sample_command(int argc, char** argv, int first) {
-  cli::Args args(argc, argv, first, {"count", "seed", "device", "out"}, {"interpolate"});
+  cli::Args args(argc, argv, first, {"count", "seed", "device", "out", "length", "temperature", "top-k"},
+                 {"interpolate"});
   if (args.positional().size() != 1) throw cli::UsageError("kiln sample takes one run folder");
   const RunDir run = RunDir::open(args.positional()[0]);
   const Config config = run.read_config();
   const std::string model = config_value(run, config, "model");
   const Device device = parse_device(args.get_string("device", "auto"));
+  if (model == "gpt" || model == "charrnn") return sample_sequence(run, args, device);
   const int64_t count = args.get_int("count", 64, 1, 4096);
   Generator g(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
   const bool interpolate = args.has("interpolate");
@@ -52,7 +74,7 @@ int sample_command(int argc, char** argv, int first) {
     latent = vae->latent;
     decode = [vae](const Tensor& z) { return sigmoid(vae->decode(z)); };
   } else {
-    throw cli::UsageError("kiln sample: a " + model + " run has no samples (dcgan and vae do)");
+    throw cli::UsageError("kiln sample: a " + model + " run has no samples (dcgan, vae, gpt and charrnn do)");
   }
   NoGradGuard no_grad;
   Tensor z = interpolate ? interpolation_latents(8, 10, latent, g) : randn({count, latent}, {}, g);

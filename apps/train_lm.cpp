@@ -18,11 +18,6 @@
 #include "core/error.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
-#include "core/serialization/atomic_file.h"
-#include "data/midi.h"
-#include "data/midi_tokens.h"
-#include "data/synth.h"
-#include "data/wav.h"
 #include "models/char_rnn.h"
 #include "models/gpt.h"
 #include "optim/clip.h"
@@ -32,21 +27,16 @@
 namespace kiln::apps {
 namespace {
 
-// Writes a sample (text, or MIDI + WAV) at `stem` and puts it into the report.
+// Writes a sample (text, or MIDI + WAV) and puts it into the report.
 void write_sample(TrainingRun& run, const TokenData& data, const std::vector<int64_t>& tokens, int64_t step) {
-  const std::string base = run.dir().sample_stem(step);
+  const WrittenSample written = write_token_sample(run.dir().sample_stem(step), data, tokens);
   if (data.corpus == "text") {
-    const std::string sample = data.text.decode(tokens);
-    write_file_atomically(base + ".txt", sample.data(), sample.size());
-    run.report().texts = {{"sample at step " + std::to_string(step), sample}};
+    run.report().texts = {{"sample at step " + std::to_string(step), written.text}};
     return;
   }
-  std::vector<data::Note> notes = data::decode_tokens(std::vector<int32_t>(tokens.begin(), tokens.end()));
-  data::write_midi(base + ".mid", data::notes_to_midi(notes));
-  data::write_wav(base + ".wav", data::synthesize_notes(notes), 22050);
-  run.report().audio = {{"melody at step " + std::to_string(step) + " (" + std::to_string(notes.size()) +
+  run.report().audio = {{"melody at step " + std::to_string(step) + " (" + std::to_string(written.notes) +
                              " notes, built-in synthesizer; MIDI beside it)",
-                         base + ".wav"}};
+                         written.files[1]}};
 }
 
 }  // namespace
@@ -148,13 +138,8 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
       std::snprintf(text, sizeof text, "%.4f nats (%.3f bits) per symbol at step %lld", val, val / std::log(2.0),
                     (long long)step);
       run.report().results = {{"validation loss", text}};
-      // Text starts after a line break (or the corpus's first symbol when it has none); music at a velocity.
-      const std::vector<int64_t> prompt =
-          corpus != "text"                ? std::vector<int64_t>{data::midi_tokens::kVelocity + 16}
-          : data.text.id_of('\n') >= 0 ? std::vector<int64_t>{data.text.id_of('\n')}
-                                          : std::vector<int64_t>{data.train.to_vector<int64_t>()[0]};
-      write_sample(run, data,
-                   generate(*model, prompt, corpus == "text" ? 400 : 600, context, temperature, top_k, o.device, sampler),
+      const int64_t length = corpus == "text" ? 400 : 600;
+      write_sample(run, data, generate(*model, sample_prompt(data), length, context, temperature, top_k, o.device, sampler),
                    step);
       save_weights(*model, run.dir().file("model.safetensors"), {{"model", kind}});
       run.write_report();

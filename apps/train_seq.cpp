@@ -5,6 +5,11 @@
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
 #include "core/pinned_memory.h"
+#include "core/serialization/atomic_file.h"
+#include "data/midi.h"
+#include "data/midi_tokens.h"
+#include "data/synth.h"
+#include "data/wav.h"
 #include "models/sampling.h"
 
 namespace kiln::apps {
@@ -42,5 +47,26 @@ std::vector<int64_t> generate(UnaryModule& model, std::vector<int64_t> tokens, i
   return tokens;
 }
 
+std::vector<int64_t> sample_prompt(const TokenData& data) {
+  if (data.corpus != "text") return {data::midi_tokens::kVelocity + 16};
+  if (data.text.id_of('\n') >= 0) return {data.text.id_of('\n')};
+  return {data.train.to_vector<int64_t>()[0]};
+}
+
+WrittenSample write_token_sample(const std::string& stem, const TokenData& data, const std::vector<int64_t>& tokens) {
+  WrittenSample written;
+  if (data.corpus == "text") {
+    written.text = data.text.decode(tokens);
+    write_file_atomically(stem + ".txt", written.text.data(), written.text.size());
+    written.files = {stem + ".txt"};
+    return written;
+  }
+  std::vector<data::Note> notes = data::decode_tokens(std::vector<int32_t>(tokens.begin(), tokens.end()));
+  data::write_midi(stem + ".mid", data::notes_to_midi(notes));
+  data::write_wav(stem + ".wav", data::synthesize_notes(notes), 22050);
+  written.files = {stem + ".mid", stem + ".wav"};
+  written.notes = notes.size();
+  return written;
+}
 
 }  // namespace kiln::apps

@@ -36,11 +36,13 @@ TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, 
 
 // The flags typed, plus every setting the command resolved that is a flag of this model (batch, steps,
 // network sizes, ...): `kiln resume` replays them, so a run resumes with the settings it had even where
-// defaults depend on the device. --epochs is replaced by the --steps it came to.
+// defaults depend on the device. --epochs is replaced by the --steps it came to, and --device auto by the
+// device it chose: a run resumes where it ran (bit for bit), unless `kiln resume RUN --device D` says
+// otherwise.
 Config TrainingRun::resolved_flags(const Config& model_config) const {
   Config flags = options_.flags;
   flags.erase("epochs");
-  flags.erase("device");
+  flags["device"] = device_string(options_.device);
   auto set = [&](std::string name, const std::string& value) {
     std::replace(name.begin(), name.end(), '_', '-');
     if (options_.is_flag && options_.is_flag(name)) flags[name] = value;
