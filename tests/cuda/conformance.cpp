@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/autograd/node.h"
 #include "core/random.h"
 
 namespace kiln::test {
@@ -28,7 +29,14 @@ bool compare(const std::string& name, const Tensor& cuda, const Tensor& cpu, Tol
   return ok;
 }
 
+std::set<OpId>& coverage() {
+  static std::set<OpId> ops;
+  return ops;
+}
+
 }  // namespace
+
+const std::set<OpId>& cuda_conformance_coverage() { return coverage(); }
 
 ConformanceResult cuda_matches_cpu(const TensorFn& fn, const std::vector<Tensor>& cpu_inputs, Tolerance tol) {
   ConformanceResult r;
@@ -55,6 +63,12 @@ ConformanceResult cuda_matches_cpu(const TensorFn& fn, const std::vector<Tensor>
     r.message = "different numbers of outputs";
     return r;
   }
+  std::set<OpId> ops;
+  for (const Tensor& t : cuda_out)
+    if (t.defined() && t.requires_grad())
+      visit_graph(t, [](const Node& n, void* ctx) {
+        if (n.op() != OpId::Count) static_cast<std::set<OpId>*>(ctx)->insert(n.op());
+      }, &ops);
   Generator gen(4242);
   Tensor cpu_loss, cuda_loss;
   for (size_t k = 0; k < cpu_out.size(); ++k) {
@@ -83,6 +97,7 @@ ConformanceResult cuda_matches_cpu(const TensorFn& fn, const std::vector<Tensor>
     }
   }
   r.message = os.str();
+  if (r.ok) coverage().insert(ops.begin(), ops.end());
   return r;
 }
 

@@ -3,10 +3,12 @@
 // requires grad. Tolerances are |cuda − cpu| ≤ atol + rtol·|cpu|, stated per dtype below.
 #pragma once
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/allocator.h"
+#include "core/ops/op_table.h"
 #include "kiln_test.h"
 
 namespace kiln::test {
@@ -31,6 +33,10 @@ struct ConformanceResult {
 // Inputs are CPU tensors (leaves; those with requires_grad get their gradients compared).
 // The backward seed is the same random projection on both devices.
 ConformanceResult cuda_matches_cpu(const TensorFn& fn, const std::vector<Tensor>& cpu_inputs, Tolerance tol);
+
+// The ops met in the autograd graphs of CUDA outputs whose comparison passed (forward and backward):
+// tests/main.cpp checks that every differentiable op of the table is among them (KILN_CHECK_CUDA_COVERAGE).
+const std::set<OpId>& cuda_conformance_coverage();
 
 }  // namespace kiln::test
 
