@@ -35,7 +35,7 @@ void write_sample(TrainingRun& run, const TokenData& data, const std::vector<int
     return;
   }
   run.report().audio = {{"melody at step " + std::to_string(step) + " (" + std::to_string(written.notes) +
-                             " notes, built-in synthesizer; MIDI beside it)",
+                             " notes, " + written.renderer + "; MIDI beside it)",
                          written.files[1]}};
 }
 

@@ -8,7 +8,7 @@
 #include "core/serialization/atomic_file.h"
 #include "data/midi.h"
 #include "data/midi_tokens.h"
-#include "data/synth.h"
+#include "data/fluidsynth_render.h"
 #include "data/wav.h"
 #include "models/sampling.h"
 
@@ -63,7 +63,7 @@ WrittenSample write_token_sample(const std::string& stem, const TokenData& data,
   }
   std::vector<data::Note> notes = data::decode_tokens(std::vector<int32_t>(tokens.begin(), tokens.end()));
   data::write_midi(stem + ".mid", data::notes_to_midi(notes));
-  data::write_wav(stem + ".wav", data::synthesize_notes(notes), 22050);
+  data::write_wav(stem + ".wav", data::render_notes(notes, 22050, &written.renderer), 22050);
   written.files = {stem + ".mid", stem + ".wav"};
   written.notes = notes.size();
   return written;

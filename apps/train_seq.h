@@ -22,12 +22,13 @@ std::vector<int64_t> generate(UnaryModule& model, std::vector<int64_t> tokens, i
 // Where sampling starts: text after a line break (or the corpus's first symbol when it has none), music
 // at a velocity token.
 std::vector<int64_t> sample_prompt(const TokenData& data);
-// A token sample written to disk: `stem`.txt for text; `stem`.mid and `stem`.wav (kiln's built-in
-// synthesizer) for music.
+// A token sample written to disk: `stem`.txt for text; `stem`.mid and `stem`.wav for music (rendered by
+// FluidSynth when installed, else by kiln's built-in synthesizer: data/fluidsynth_render.h).
 struct WrittenSample {
   std::vector<std::string> files;
   std::string text;  // the decoded text (text corpora)
   size_t notes = 0;  // the number of notes (music)
+  std::string renderer;  // what rendered the WAV (music)
 };
 WrittenSample write_token_sample(const std::string& stem, const TokenData& data, const std::vector<int64_t>& tokens);
 

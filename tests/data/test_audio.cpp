@@ -1,8 +1,12 @@
-// Audio output: the built-in synthesizer's pitch and length, and the WAV writer's header and samples.
+// Audio output: the built-in synthesizer's pitch and length, FluidSynth rendering (where installed) and
+// the fallback without it, and the WAV writer's header and samples.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <iterator>
 
+#include "data/fluidsynth_render.h"
 #include "data/synth.h"
 #include "data/wav.h"
 #include "kiln_test.h"
@@ -24,6 +28,55 @@ TEST_CASE("synth: an A4 note sounds at 440 Hz for its duration", "[data][audio]"
   CHECK(std::abs(crossings / 0.8 - 440.0) < 5.0);
   CHECK(synthesize_notes({}, rate).size() < size_t(rate));
   CHECK_THROWS_WITH_TEXT(synthesize_notes({}, 100), "sample rate 100 Hz is out of range");
+}
+
+namespace {
+
+// Upward zero crossings per second over [from, to) seconds.
+double crossings_per_second(const std::vector<float>& s, int rate, double from, double to) {
+  int crossings = 0;
+  for (size_t i = size_t(from * rate); i < size_t(to * rate); ++i) crossings += s[i - 1] < 0.0f && s[i] >= 0.0f;
+  return crossings / (to - from);
+}
+
+}  // namespace
+
+TEST_CASE("FluidSynth renders notes with a General MIDI piano where it is installed", "[data][audio]") {
+  const FluidSynthSetup setup = find_fluidsynth();
+  if (!setup.available) {
+    WARN("FluidSynth not checked: " << setup.why_not);
+    return;
+  }
+  const int rate = 22050;
+  std::string renderer;
+  std::vector<float> s = render_notes({{57, 100, 0.5, 1.5, 0}}, rate, &renderer);  // A3, 220 Hz
+  CHECK(renderer.find("FluidSynth") == 0);
+  CHECK(s.size() == size_t(std::ceil(3.0 * rate)));  // the note's end plus a 1.5 s tail
+  float before = 0.0f, during = 0.0f;
+  for (size_t i = 0; i < size_t(0.45 * rate); ++i) before = std::max(before, std::abs(s[i]));
+  for (size_t i = size_t(0.5 * rate); i < size_t(1.5 * rate); ++i) during = std::max(during, std::abs(s[i]));
+  CHECK(before < 1e-3f);                      // silence before the note
+  CHECK(std::abs(during - 0.9f) < 1e-4f);     // normalized to a peak of 0.9, while the note sounds
+  // A piano tone's crossings: the 220 Hz fundamental, give or take its harmonics' extra crossings.
+  const double f = crossings_per_second(s, rate, 0.6, 1.4);
+  CHECK((f > 200.0 && f < 700.0));
+}
+
+TEST_CASE("without FluidSynth's soundfont, notes are rendered by the built-in synthesizer", "[data][audio]") {
+  const char* saved = std::getenv("KILN_SOUNDFONT");
+  const std::string previous = saved ? saved : "";
+  setenv("KILN_SOUNDFONT", "/nonexistent/kiln.sf2", 1);
+  const FluidSynthSetup setup = find_fluidsynth();
+  CHECK_FALSE(setup.available);
+  CHECK(!setup.why_not.empty());
+  std::string renderer;
+  std::vector<float> s = render_notes({{69, 100, 0.5, 1.5, 0}}, 22050, &renderer);
+  CHECK(renderer == "built-in synthesizer");
+  CHECK(s == synthesize_notes({{69, 100, 0.5, 1.5, 0}}, 22050));
+  if (saved)
+    setenv("KILN_SOUNDFONT", previous.c_str(), 1);
+  else
+    unsetenv("KILN_SOUNDFONT");
 }
 
 TEST_CASE("WAV: 16-bit mono PCM with a correct header", "[data][audio]") {
