@@ -27,7 +27,11 @@ int64_t Resumable::restore(const RunDir& run) {
   try {
     for (auto& [name, m] : modules) m->load_state_dict(c.state("model." + name));
     for (auto& [name, o] : optimizers) o->load_state_tensors(c.state("optimizer." + name));
-    for (auto& [name, e] : averages) e->load_state_tensors(c.state("ema." + name));
+    for (auto& [name, e] : averages) {  // the decay of this command (the recorded one, unless --ema was given)
+      const double decay = e->decay();
+      e->load_state_tensors(c.state("ema." + name));
+      e->set_decay(decay);
+    }
     c.restore_generator("default", default_generator());
     for (auto& [name, g] : generators) c.restore_generator(name, *g);
     if (loader) loader->seek({c.data.epoch, c.data.index});

@@ -87,7 +87,7 @@ int train_dcgan(int argc, char** argv, int first) {
                    {"channels", std::to_string(config.channels)},
                    {"image_size", std::to_string(config.image_size)},
                    {"features", std::to_string(config.g_features)},
-                   {"ema", std::to_string(ema_decay)},
+                   {"ema", exact_number(ema_decay)},
                    {"generator_parameters", std::to_string(g.parameter_count())},
                    {"discriminator_parameters", std::to_string(d.parameter_count())}},
                   "img", start + 1);

@@ -74,7 +74,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   std::unique_ptr<LrSchedule> schedule;
   double clip = 0.0;
   Config model_config = {{"corpus", corpus}, {"vocab", std::to_string(data.vocab)},
-                         {"context", std::to_string(context)}, {"dropout", std::to_string(dropout)}};
+                         {"context", std::to_string(context)}, {"dropout", exact_number(dropout)}};
   if (gpt) {
     const int64_t heads = args.get_int("heads", cpu ? 4 : 6, 1, 256), width = args.get_int("width", cpu ? 128 : 384, 1, 1 << 16);
     if (width % heads != 0)
@@ -94,7 +94,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
     schedule = std::make_unique<CosineWarmupLR>(o.lr, warmup, o.steps, o.lr / 10);
     model_config.insert({{"layers", std::to_string(c.layers)}, {"heads", std::to_string(c.heads)},
                          {"width", std::to_string(c.width)}, {"warmup", std::to_string(warmup)},
-                         {"weight_decay", std::to_string(weight_decay)}});
+                         {"weight_decay", exact_number(weight_decay)}});
     model = m;
   } else {
     models::CharRnnConfig c{.vocab = data.vocab,
@@ -107,7 +107,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
     optimizer = std::make_unique<Adam>(m->parameters(), o.lr);
     clip = args.get_double("clip", 1.0, 0.0, 1e6);
     model_config.insert({{"embed", std::to_string(c.embed)}, {"hidden", std::to_string(c.hidden)},
-                         {"layers", std::to_string(c.layers)}, {"clip", std::to_string(clip)}});
+                         {"layers", std::to_string(c.layers)}, {"clip", exact_number(clip)}});
     model = m;
   }
   model_config["parameters"] = std::to_string(model->parameter_count());

@@ -1,26 +1,27 @@
 #include "apps/train_options.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/allocator.h"
 #include "core/cuda_context.h"
 #include "core/error.h"
 
 namespace kiln::apps {
-namespace {
-
-std::string exact(double v) {  // shortest text that reads back as the same learning rate in practice
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.10g", v);
-  return buf;
-}
-
-}  // namespace
 
 std::string flags_text(const Config& flags) {
   std::string text;
   for (const auto& [name, value] : flags) text += (text.empty() ? "" : "\n") + name + "=" + value;
   return text;
+}
+
+std::string exact_number(double v) {
+  char buf[32];
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
 }
 
 Config flags_from_text(const std::string& text) {
@@ -101,7 +102,7 @@ Config TrainOptions::to_config() const {
           {"steps", std::to_string(steps)},
           {"epochs", std::to_string(epochs)},
           {"batch", std::to_string(batch)},
-          {"lr", exact(lr)},
+          {"lr", exact_number(lr)},
           {"sample_every", std::to_string(sample_every)},
           {"checkpoint_every", std::to_string(checkpoint_every)},
           {"log_every", std::to_string(log_every)},

@@ -43,6 +43,8 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions defaults);
 // The recorded flags as "name=value" lines (config.json's "flags"), and back.
 std::string flags_text(const Config& flags);
 Config flags_from_text(const std::string& text);
+// The shortest text that reads back as exactly `v` (for values recorded in config.json).
+std::string exact_number(double v);
 // "auto", "cpu", "cuda", "cuda:N".
 Device parse_device(const std::string& text);
 std::string device_string(Device device);

@@ -127,8 +127,8 @@ int train_rnnvae(int argc, char** argv, int first) {
   TrainingRun run(o, "sentence VAE on " + data.description + ", " + std::to_string(train.count) + " sentences",
                   {{"max_len", std::to_string(max_len)}, {"embed", std::to_string(c.embed)},
                    {"hidden", std::to_string(c.hidden)}, {"latent", std::to_string(c.latent)},
-                   {"anneal", std::to_string(anneal)}, {"word_dropout", std::to_string(word_dropout)},
-                   {"clip", std::to_string(clip)}, {"parameters", std::to_string(vae.parameter_count())}},
+                   {"anneal", std::to_string(anneal)}, {"word_dropout", exact_number(word_dropout)},
+                   {"clip", exact_number(clip)}, {"parameters", std::to_string(vae.parameter_count())}},
                   "sent", start + 1);
   const CrossEntropyOptions ce{.ignore_index = sp.pad, .reduction = Reduction::Sum};
   for (int64_t step = start + 1; step <= o.steps; ++step) {

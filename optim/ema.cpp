@@ -14,7 +14,7 @@
 namespace kiln {
 
 EMA::EMA(const std::vector<Tensor>& params, double decay) : decay_(decay) {
-  KILN_CHECK(decay >= 0.0 && decay <= 1.0, "EMA: decay must be in [0, 1], got ", decay);
+  set_decay(decay);
   NoGradGuard no_grad;
   for (size_t i = 0; i < params.size(); ++i) {
     KILN_CHECK(params[i].defined(), "EMA: parameter ", i, " is undefined");
@@ -31,6 +31,11 @@ void EMA::check_params(const char* who, const std::vector<Tensor>& params) const
     KILN_CHECK(params[i].defined() && params[i].shape() == shadow_[i].shape(), who, ": parameter ", i,
                " has shape ", params[i].defined() ? shape_str(params[i].shape()) : std::string("(undefined)"),
                ", the EMA has ", shape_str(shadow_[i].shape()));
+}
+
+void EMA::set_decay(double decay) {
+  KILN_CHECK(decay >= 0.0 && decay <= 1.0, "EMA: decay must be in [0, 1], got ", decay);
+  decay_ = decay;
 }
 
 // ema ← decay·ema + (1 − decay)·p, as torch.lerp(ema, p, 1 − decay) (kernels/common/optim_math.h): one

@@ -21,6 +21,7 @@ class EMA {
   void copy_to(const std::vector<Tensor>& params) const;
 
   double decay() const { return decay_; }
+  void set_decay(double decay);
   int64_t num_updates() const { return num_updates_; }
   const std::vector<Tensor>& shadow() const { return shadow_; }
 
