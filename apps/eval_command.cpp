@@ -5,6 +5,8 @@
 //               classifier (--classifier RUN_OR_FILE; default: the newest runs/classifier-*)
 //   gpt, charrnn  validation loss (nats and bits per symbol) over the non-overlapping windows of the
 //               corpus's held-out last 10% (--windows N: the first N only)
+//   rnnvae      validation loss per sentence (negative ELBO at z = μ + σ·ε, ε from --seed) over the held-out
+//               sentences (--count N: the first N only)
 #include <cmath>
 #include <algorithm>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include "apps/evaluation.h"
 #include "apps/image_data.h"
 #include "apps/run_models.h"
+#include "apps/sentence_data.h"
 #include "apps/token_data.h"
 #include "apps/train_seq.h"
 #include "apps/train_options.h"
@@ -71,6 +74,15 @@ int eval_command(int argc, char** argv, int first) {
     std::printf("%s: validation loss %.4f nats per symbol (%.4f bits), %lld windows of %lld tokens of %s\n",
                 run.path().c_str(), loss, loss / std::log(2.0), (long long)windows, (long long)lm.context,
                 data.description.c_str());
+  } else if (model == "rnnvae") {
+    SentenceVae s = load_sentence_vae(run, device);
+    const Specials sp(s.data.vocab);
+    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp);
+    const int64_t count = std::min<int64_t>(args.get_int("count", int64_t(1) << 40, 1, int64_t(1) << 40), val.count);
+    double kl = 0.0;
+    const double loss = sentence_vae_loss(*s.vae, val, sp, count, device, noise, &kl);
+    std::printf("%s: validation loss %.3f nats per sentence (negative ELBO; KL %.3f), %lld sentences of %s\n",
+                run.path().c_str(), loss, kl, (long long)count, s.data.description.c_str());
   } else {
     throw cli::UsageError("kiln eval: unknown model '" + model + "' in " + run.file("config.json"));
   }

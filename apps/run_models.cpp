@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "apps/model_io.h"
+#include "apps/sentence_data.h"
 #include "core/error.h"
 #include "models/char_rnn.h"
 #include "models/gpt.h"
@@ -90,6 +91,24 @@ LanguageModel load_language_model(const RunDir& run, Device device) {
   lm.model->to(device);
   lm.model->eval();
   return lm;
+}
+
+SentenceVae load_sentence_vae(const RunDir& run, Device device) {
+  const Config config = run.read_config();
+  check_model(run, config, "rnnvae");
+  SentenceVae s;
+  s.data = load_token_data("text", config_value(run, config, "data"));
+  s.max_len = std::stoll(config_value(run, config, "max_len"));
+  Generator init(0);  // the weights are replaced by the run's
+  s.vae = std::make_shared<models::RnnVAE>(models::RnnVaeConfig{.vocab = Specials(s.data.vocab).vocab,
+                                                                .embed = std::stoll(config_value(run, config, "embed")),
+                                                                .hidden = std::stoll(config_value(run, config, "hidden")),
+                                                                .latent = std::stoll(config_value(run, config, "latent"))},
+                                           init);
+  load_weights(*s.vae, weights_file(run));
+  s.vae->to(device);
+  s.vae->eval();
+  return s;
 }
 
 std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_file, Device device) {

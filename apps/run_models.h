@@ -7,7 +7,9 @@
 #include "apps/run_dir.h"
 #include "core/device.h"
 #include "models/classifier.h"
+#include "apps/token_data.h"
 #include "models/dcgan.h"
+#include "models/rnn_vae.h"
 #include "layers/module.h"
 #include "models/vae.h"
 
@@ -28,6 +30,13 @@ struct LanguageModel {
   int64_t vocab = 0;
 };
 LanguageModel load_language_model(const RunDir& run, Device device);
+// A sentence VAE run (rnnvae), with the sentences of its corpus (the vocabulary comes from the corpus).
+struct SentenceVae {
+  std::shared_ptr<models::RnnVAE> vae;
+  TokenData data;
+  int64_t max_len = 0;
+};
+SentenceVae load_sentence_vae(const RunDir& run, Device device);
 // A classifier's weights from a run folder or a .safetensors file.
 std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_file, Device device);
 // The newest runs/classifier-*/model.safetensors, or "" when there is none.

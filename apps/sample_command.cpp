@@ -2,19 +2,24 @@
 //   dcgan, vae: an image grid of --count samples (z ~ N(0, I) from --seed), or with --interpolate a grid
 //   whose rows walk in a straight line through latent space between two random points.
 //   gpt, charrnn: --length tokens drawn with --temperature and --top-k: text (.txt), or for music MIDI and
-//   a WAV rendered by the built-in synthesizer.
+//   a WAV (FluidSynth when installed, else the built-in synthesizer).
+//   rnnvae: --count sentences decoded from z ~ N(0, I) at --temperature, or with --interpolate the
+//   sentences along a straight line between the codes of two validation sentences; written as text.
 #include <cstdio>
 #include <functional>
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
 #include "apps/run_models.h"
+#include "apps/sentence_data.h"
 #include "apps/token_data.h"
 #include "apps/train_seq.h"
 #include "apps/train_options.h"
 #include "core/autograd/grad_mode.h"
+#include "core/error.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
+#include "core/serialization/atomic_file.h"
 #include "data/image_grid.h"
 
 namespace kiln::apps {
@@ -45,6 +50,34 @@ int sample_sequence(const RunDir& run, const cli::Args& args, Device device) {
   return 0;
 }
 
+// A sentence VAE's sample: sentences from random codes, or a walk between two validation sentences.
+int sample_sentences(const RunDir& run, const cli::Args& args, Device device) {
+  SentenceVae s = load_sentence_vae(run, device);
+  const Specials sp(s.data.vocab);
+  Generator g(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
+  const double temperature = args.get_double("temperature", 0.8, 1e-6, 100.0);
+  std::string text;
+  NoGradGuard no_grad;
+  if (args.has("interpolate")) {
+    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp);
+    KILN_CHECK(val.count >= 2, "the validation part of the corpus has fewer than 2 sentences to walk between");
+    Tensor mu = s.vae->encode(val.targets.narrow(0, 0, 2).contiguous().to(device)).first;
+    Tensor za = mu.narrow(0, 0, 1), zb = mu.narrow(0, 1, 1);
+    for (int i = 0; i <= 8; ++i)
+      text += decode_sentence(*s.vae, add(za, mul(sub(zb, za), i / 8.0)), s.data, sp, s.max_len, 1e-3, device, g) + "\n";
+  } else {
+    const int64_t count = args.get_int("count", 10, 1, 4096);
+    for (int64_t i = 0; i < count; ++i)
+      text += decode_sentence(*s.vae, randn({1, s.vae->config.latent}, {}, g).to(device), s.data, sp, s.max_len,
+                              temperature, device, g) + "\n";
+  }
+  const std::string out = args.get_string("out", run.file(args.has("interpolate") ? "samples/interpolation.txt"
+                                                                                     : "samples/sample.txt"));
+  write_file_atomically(out, text.data(), text.size());
+  std::printf("%skiln: wrote %s\n", text.c_str(), out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int sample_command(int argc, char** argv, int first) {
@@ -56,6 +89,7 @@ int sample_command(int argc, char** argv, int first) {
   const std::string model = config_value(run, config, "model");
   const Device device = parse_device(args.get_string("device", "auto"));
   if (model == "gpt" || model == "charrnn") return sample_sequence(run, args, device);
+  if (model == "rnnvae") return sample_sentences(run, args, device);
   const int64_t count = args.get_int("count", 64, 1, 4096);
   Generator g(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
   const bool interpolate = args.has("interpolate");
@@ -74,7 +108,7 @@ int sample_command(int argc, char** argv, int first) {
     latent = vae->latent;
     decode = [vae](const Tensor& z) { return sigmoid(vae->decode(z)); };
   } else {
-    throw cli::UsageError("kiln sample: a " + model + " run has no samples (dcgan, vae, gpt and charrnn do)");
+    throw cli::UsageError("kiln sample: a " + model + " run has no samples (dcgan, vae, gpt, charrnn and rnnvae do)");
   }
   NoGradGuard no_grad;
   Tensor z = interpolate ? interpolation_latents(8, 10, latent, g) : randn({count, latent}, {}, g);

@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "apps/model_io.h"
 #include "apps/resumable.h"
+#include "apps/sentence_data.h"
 #include "apps/token_data.h"
 #include "apps/train_seq.h"
 #include "apps/training_run.h"
@@ -24,65 +25,7 @@
 #include "optim/optimizer.h"
 
 namespace kiln::apps {
-namespace {
 
-// The special tokens come after the corpus's byte vocabulary.
-struct Specials {
-  int64_t pad, bos, eos, unk, vocab;
-  explicit Specials(int64_t corpus_vocab)
-      : pad(corpus_vocab), bos(corpus_vocab + 1), eos(corpus_vocab + 2), unk(corpus_vocab + 3), vocab(corpus_vocab + 4) {}
-};
-
-// Sentences as rows of T = max_len + 1 tokens: targets (s₁…sₙ EOS PAD…) and decoder inputs (BOS s₁…sₙ PAD…).
-struct Sentences {
-  Tensor targets, inputs;  // int64 [N, T]
-  int64_t count = 0;
-};
-
-Sentences sentences_of(const Tensor& stream, int64_t newline, int64_t max_len, const Specials& sp) {
-  const std::vector<int64_t> ids = stream.to_vector<int64_t>();
-  const int64_t T = max_len + 1;
-  std::vector<int64_t> targets, inputs;
-  size_t start = 0;
-  for (size_t i = 0; i <= ids.size(); ++i) {
-    if (i < ids.size() && ids[i] != newline) continue;
-    const int64_t n = int64_t(i - start);
-    if (n >= 8 && n <= max_len) {
-      for (int64_t t = 0; t < T; ++t) {
-        targets.push_back(t < n ? ids[start + size_t(t)] : t == n ? sp.eos : sp.pad);
-        inputs.push_back(t == 0 ? sp.bos : t <= n ? ids[start + size_t(t) - 1] : sp.pad);
-      }
-    }
-    start = i + 1;
-  }
-  Sentences s;
-  s.count = int64_t(targets.size()) / T;
-  KILN_CHECK(s.count > 0, "the corpus has no lines of 8 to ", max_len, " symbols to train a sentence VAE on");
-  s.targets = from_vector(targets, {s.count, T}, {.dtype = DType::Int64});
-  s.inputs = from_vector(inputs, {s.count, T}, {.dtype = DType::Int64});
-  return s;
-}
-
-// Greedy-free decoding: each next symbol drawn at `temperature` until EOS or max_len.
-std::string decode_sentence(models::RnnVAE& vae, const Tensor& z, const TokenData& data, const Specials& sp,
-                            int64_t max_len, double temperature, Device device, Generator& g) {
-  NoGradGuard no_grad;
-  std::vector<int64_t> inputs = {sp.bos}, text;
-  for (int64_t t = 0; t < max_len; ++t) {
-    Tensor logits = vae.decode(z, from_vector(inputs, {1, int64_t(inputs.size())}, {.dtype = DType::Int64}).to(device));
-    // Only the corpus symbols and EOS may be produced.
-    Tensor last = logits.select(0, 0).select(0, int64_t(inputs.size()) - 1).cpu().to(DType::Float64);
-    std::vector<double> l = last.to_vector<double>();
-    l[size_t(sp.pad)] = l[size_t(sp.bos)] = l[size_t(sp.unk)] = -1e30;
-    const int64_t next = models::sample_token(from_vector(l, {sp.vocab}, {.dtype = DType::Float64}), temperature, 0, g);
-    if (next == sp.eos) break;
-    text.push_back(next);
-    inputs.push_back(next);
-  }
-  return data.text.decode(text);
-}
-
-}  // namespace
 
 int train_rnnvae(int argc, char** argv, int first) {
   cli::Args args = train_args(argc, argv, first,
@@ -161,21 +104,16 @@ int train_rnnvae(int argc, char** argv, int first) {
       NoGradGuard no_grad;
       vae.eval();
       // Validation ELBO per sentence on up to 512 sentences (z = μ + σ·ε).
-      const int64_t n = std::min<int64_t>(512, val.count);
-      Tensor vx = upload(val.targets.narrow(0, 0, n).contiguous(), o.device);
-      auto [vmu, vlv] = vae.encode(vx);
-      Tensor vz = add(vmu, mul(randn(vmu.shape(), {.device = o.device}, noise), exp(mul(vlv, 0.5))));
-      const double vrec =
-          cross_entropy(vae.decode(vz, upload(val.inputs.narrow(0, 0, n).contiguous(), o.device)).reshape({-1, sp.vocab}),
-                        vx.reshape({-1}), ce)
-              .item() / double(n);
-      const double vkl = gaussian_kl(vmu, vlv).item() / double(n);
+      double vkl = 0.0;
+      const double vloss = sentence_vae_loss(vae, val, sp, 512, o.device, noise, &vkl);
+      const double vrec = vloss - vkl;
       run.log(step, {{"val_elbo_loss", vrec + vkl}, {"val_kl", vkl}});
       std::string text = "z ~ N(0, I):\n";
       for (int i = 0; i < 6; ++i)
         text += "  " + decode_sentence(vae, randn({1, c.latent}, {.device = o.device}, sampler), data, sp, max_len,
                                        temperature, o.device, sampler) + "\n";
       text += "\nfrom the code of one validation sentence to another's:\n";
+      auto [vmu, vlv] = vae.encode(upload(val.targets.narrow(0, 0, 2).contiguous(), o.device));
       Tensor za = vmu.narrow(0, 0, 1), zb = vmu.narrow(0, 1, 1);
       for (int i = 0; i <= 4; ++i)
         text += "  " + decode_sentence(vae, add(za, mul(sub(zb, za), i / 4.0)), data, sp, max_len, 1e-3, o.device,
