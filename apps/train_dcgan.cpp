@@ -96,9 +96,13 @@ int train_dcgan(int argc, char** argv, int first) {
   for (int64_t step = start + 1; step <= o.steps; ++step) {
     Tensor real = loader.next()[0];
     Tensor fake = g.forward(randn({o.batch, config.latent}, {.device = o.device}, noise));
-    // D: maximize log D(x) + log(1 − D(G(z)))
-    Tensor loss_d = add(binary_cross_entropy_with_logits(d.forward(real), ones),
-                        binary_cross_entropy_with_logits(d.forward(fake.detach()), zeros_));
+    // D: maximize log D(x) + log(1 − D(G(z))). The real batch goes through D first, then the fake one, in
+    // two statements: each pass updates D's batch-norm running statistics, and the order of a function's
+    // arguments is unspecified (GCC evaluated the fake one first, unlike PyTorch's DCGAN).
+    Tensor d_real = d.forward(real);
+    Tensor d_fake = d.forward(fake.detach());
+    Tensor loss_d =
+        add(binary_cross_entropy_with_logits(d_real, ones), binary_cross_entropy_with_logits(d_fake, zeros_));
     opt_d.zero_grad();
     loss_d.backward();
     opt_d.step();

@@ -6,23 +6,27 @@
 
 namespace kiln::models {
 
-ConvVAE::ConvVAE(int64_t z, int64_t c, Generator& g) : Module("ConvVAE"), latent(z) {
+ConvVAE::ConvVAE(int64_t z, int64_t c, Generator& g) : ConvVAE(ConvVaeConfig{.latent = z, .channels = c}, g) {}
+
+ConvVAE::ConvVAE(const ConvVaeConfig& cfg, Generator& g) : Module("ConvVAE"), config(cfg), latent(cfg.latent) {
+  const int64_t z = cfg.latent, c = cfg.channels, c1 = cfg.conv1, c2 = cfg.conv2, h = cfg.hidden;
   KILN_CHECK(z >= 1 && c >= 1, "ConvVAE: latent size and channels must be positive, got ", z, " and ", c);
+  KILN_CHECK(c1 >= 1 && c2 >= 1 && h >= 1, "ConvVAE: widths must be positive");
   const Conv2dOptions down{.stride = 2, .padding = 1};
   const ConvTranspose2dOptions up{.stride = 2, .padding = 1};
-  enc = register_module("enc", make_sequential(std::make_shared<Conv2d>(c, 32, 4, down, g), std::make_shared<ReLU>(),
-                                               std::make_shared<Conv2d>(32, 64, 4, down, g), std::make_shared<ReLU>(),
+  enc = register_module("enc", make_sequential(std::make_shared<Conv2d>(c, c1, 4, down, g), std::make_shared<ReLU>(),
+                                               std::make_shared<Conv2d>(c1, c2, 4, down, g), std::make_shared<ReLU>(),
                                                std::make_shared<Flatten>(),
-                                               std::make_shared<Linear>(64 * 7 * 7, 256, true, g),
+                                               std::make_shared<Linear>(c2 * 7 * 7, h, true, g),
                                                std::make_shared<ReLU>()));
-  mu = register_module("mu", std::make_shared<Linear>(256, z, true, g));
-  lv = register_module("lv", std::make_shared<Linear>(256, z, true, g));
-  dec = register_module("dec", make_sequential(std::make_shared<Linear>(z, 256, true, g), std::make_shared<ReLU>(),
-                                               std::make_shared<Linear>(256, 64 * 7 * 7, true, g),
-                                               std::make_shared<ReLU>(), std::make_shared<Unflatten>(1, Shape{64, 7, 7}),
-                                               std::make_shared<ConvTranspose2d>(64, 32, 4, up, g),
+  mu = register_module("mu", std::make_shared<Linear>(h, z, true, g));
+  lv = register_module("lv", std::make_shared<Linear>(h, z, true, g));
+  dec = register_module("dec", make_sequential(std::make_shared<Linear>(z, h, true, g), std::make_shared<ReLU>(),
+                                               std::make_shared<Linear>(h, c2 * 7 * 7, true, g),
+                                               std::make_shared<ReLU>(), std::make_shared<Unflatten>(1, Shape{c2, 7, 7}),
+                                               std::make_shared<ConvTranspose2d>(c2, c1, 4, up, g),
                                                std::make_shared<ReLU>(),
-                                               std::make_shared<ConvTranspose2d>(32, c, 4, up, g)));
+                                               std::make_shared<ConvTranspose2d>(c1, c, 4, up, g)));
 }
 
 // z = μ + ε·exp(½·log σ²)

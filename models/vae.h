@@ -5,16 +5,26 @@
 //   decoder  Linear(z→256) ReLU Linear(256→3136) ReLU Unflatten(64, 7, 7)
 //            ConvT(64→32, 4, s2, p1) ReLU ConvT(32→C, 4, s2, p1)  → pixel logits
 // The sample z = μ + σ·ε uses noise ε passed in (the reparameterization trick: gradients flow through
-// μ and σ, ε is a constant), so the model itself is deterministic and testable.
+// μ and σ, ε is a constant), so the model itself is deterministic and testable. The widths (32, 64, 256)
+// can be made smaller through ConvVaeConfig (the golden tests use a tiny one).
 #pragma once
 #include "core/random.h"
 #include "layers/sequential.h"
 
 namespace kiln::models {
 
+struct ConvVaeConfig {
+  int64_t latent = 32;
+  int64_t channels = 1;
+  int64_t conv1 = 32;    // channels of the first convolution (and of the last transposed one's input)
+  int64_t conv2 = 64;    // of the second (the 7×7 feature maps)
+  int64_t hidden = 256;  // width of the Linear between the feature maps and the latent code
+};
+
 class ConvVAE : public Module {
  public:
   explicit ConvVAE(int64_t latent = 32, int64_t channels = 1, Generator& generator = default_generator());
+  explicit ConvVAE(const ConvVaeConfig& config, Generator& generator = default_generator());
 
   struct Output {
     Tensor logits;  // [N, C, 28, 28] pixel logits (sigmoid gives the reconstruction)
@@ -25,6 +35,7 @@ class ConvVAE : public Module {
   Output forward(const Tensor& x, const Tensor& noise);
   Tensor decode(const Tensor& z);  // z [N, latent] → pixel logits
 
+  const ConvVaeConfig config;
   const int64_t latent;
   std::shared_ptr<Sequential> enc, dec;
   std::shared_ptr<UnaryModule> mu, lv;
