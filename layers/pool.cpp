@@ -1,6 +1,7 @@
 // Pooling and upsampling layers: argument checks, defaults and PyTorch's repr; forwards through ops/pool.
 #include "layers/pool.h"
 
+#include <array>
 #include <cmath>
 
 #include "core/error.h"
@@ -71,15 +72,17 @@ Upsample::Upsample(Size2 out_size) : UnaryModule("Upsample"), size(out_size) {
 Tensor Upsample::forward(const Tensor& x) {
   check_4d("Upsample", x);
   Pair out;
+  std::array<double, 2> scale = {0.0, 0.0};  // none: the source index follows the sizes
   if (size) {
     out = size->pair();
   } else {
+    scale = {scale_factor->first, scale_factor->second};
     out = {int64_t(std::floor(double(x.size(2)) * scale_factor->first)),
            int64_t(std::floor(double(x.size(3)) * scale_factor->second))};
     KILN_CHECK(out[0] > 0 && out[1] > 0, "Upsample: input of shape ", shape_str(x.shape()), " scaled by ",
                repr::py_float(scale_factor->first), ", ", repr::py_float(scale_factor->second), " is empty");
   }
-  return upsample_nearest2d(x, out);
+  return upsample_nearest2d(x, out, scale);
 }
 
 std::string Upsample::extra_repr() const {

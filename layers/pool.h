@@ -29,8 +29,9 @@ class AvgPool2d : public UnaryModule {
   bool count_include_pad;
 };
 
-// Nearest-neighbour upsampling of [N, C, H, W]. With scale_factor the output is floor(in·scale); the source
-// index is floor(dst·in/out), which equals PyTorch's floor(dst/scale) for integer scale factors.
+// Nearest-neighbour upsampling of [N, C, H, W], as torch.nn.Upsample(mode='nearest'). With scale_factor the
+// output is floor(in·scale) and the source index floor(dst/scale) (PyTorch's float32 arithmetic, for
+// non-integer factors too); with size, the source index is floor(dst·in/out).
 class Upsample : public UnaryModule {
  public:
   explicit Upsample(double scale_factor);

@@ -170,7 +170,9 @@ Tensor max_pool2d(const Tensor& x, Pair kernel_size, Pair stride = {0, 0}, Pair 
 Tensor avg_pool2d(const Tensor& x, Pair kernel_size, Pair stride = {0, 0}, Pair padding = {0, 0},
                   bool count_include_pad = true);
 Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size);
-Tensor upsample_nearest2d(const Tensor& x, Pair output_size);  // PyTorch's 'nearest': src = floor(dst·in/out)
+// PyTorch's 'nearest': src = ⌊dst·in/out⌋, or ⌊dst/scale_factor⌋ per axis where a scale factor (> 0) is
+// given, as torch.nn.Upsample(scale_factor=...) does (output_size is then ⌊in·scale_factor⌋, the caller's).
+Tensor upsample_nearest2d(const Tensor& x, Pair output_size, std::array<double, 2> scale_factor = {0.0, 0.0});
 
 // ----------------------------------------------------------------- normalization and dropout (norm.cpp)
 // x [N, C, ...]. In training, batch statistics are used and running_mean/var (if defined) are

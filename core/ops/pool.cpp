@@ -121,7 +121,7 @@ struct AdaptiveAvgPool2dNode final : PoolNodeBase {
   }
 };
 
-// ---- upsample_nearest2d: y[i][j] = x[src(i)][src(j)], src(i) = ⌊i·in/out⌋ (PyTorch's float32 scale)
+// ---- upsample_nearest2d: y[i][j] = x[src(i)][src(j)], src(i) = ⌊i·step⌋ (PyTorch's float32 step)
 //      ;  dx[src(i)][src(j)] += dy[i][j]
 struct UpsampleNearest2dNode final : PoolNodeBase {
   UpsampleNearest2dNode() : PoolNodeBase(OpId::upsample_nearest2d) {}
@@ -188,12 +188,14 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
   return y;
 }
 
-Tensor upsample_nearest2d(const Tensor& x, Pair output_size) {
+Tensor upsample_nearest2d(const Tensor& x, Pair output_size, std::array<double, 2> scale_factor) {
   cpu::Pool2dGeometry g = input_geometry("upsample_nearest2d", x, false);
   KILN_CHECK(output_size[0] > 0 && output_size[1] > 0, "upsample_nearest2d: output_size must be positive, got ",
              pair_str(output_size));
   g.Ho = output_size[0];
   g.Wo = output_size[1];
+  g.nearest_step_h = nearest_step(g.H, g.Ho, scale_factor[0]);
+  g.nearest_step_w = nearest_step(g.W, g.Wo, scale_factor[1]);
   Tensor y = empty(output_shape(x, g), x.options());
   Strides4 s = strides4(x);
   KILN_DEVICE_CALL(x.device(), "upsample_nearest2d", upsample_nearest2d_forward, x.dtype(), g, x.data(), s.data(),

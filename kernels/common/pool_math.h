@@ -21,15 +21,21 @@ KILN_HD int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int
 KILN_HD int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 KILN_HD int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
-// PyTorch's 'nearest' source index: src = min(⌊dst·scale⌋, in − 1) with scale = in/out computed in
-// float32 exactly as PyTorch does (same-size and 2× are special-cased to exact copies/shifts). The
-// float scale can differ from the exact rational ⌊dst·in/out⌋ at odd sizes (in 2, out 82, dst 41 → 0,
-// not 1); we keep PyTorch's answer so models match it.
-KILN_HD int64_t nearest_source_index(int64_t dst, int64_t in, int64_t out) {
+// PyTorch's 'nearest' step: source pixels per output pixel, in float32 exactly as PyTorch computes it:
+// 1/scale_factor when the caller was given a scale factor (> 0; nn.Upsample(scale_factor=...) passes it
+// down), else in/out. The two differ for non-integer factors (in 5, factor 1.7: out 8, 1/1.7 vs 5/8).
+inline float nearest_step(int64_t in, int64_t out, double scale_factor) {
+  return scale_factor > 0 ? float(1.0 / scale_factor) : float(in) / float(out);
+}
+
+// PyTorch's 'nearest' source index: src = min(⌊dst·step⌋, in − 1) with the float32 step above (same-size
+// and 2× are special-cased to exact copies/shifts, as PyTorch does). The float step can differ from the
+// exact rational ⌊dst·in/out⌋ at odd sizes (in 2, out 82, dst 41 → 0, not 1); we keep PyTorch's answer so
+// models match it.
+KILN_HD int64_t nearest_source_index(int64_t dst, int64_t in, int64_t out, float step) {
   if (out == in) return dst;
   if (out == 2 * in) return dst >> 1;
-  float scale = float(in) / float(out);
-  int64_t src = int64_t(floorf(float(dst) * scale));
+  int64_t src = int64_t(floorf(float(dst) * step));
   return src < in - 1 ? src : in - 1;
 }
 

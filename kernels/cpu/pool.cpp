@@ -175,9 +175,11 @@ void upsample_nearest2d_forward(DType dtype, const Pool2dGeometry& g, const void
     T* yp = static_cast<T*>(y);
     for_each_plane(g, xs, [&](int64_t, int64_t xb, int64_t ob) {
       for (int64_t oh = 0; oh < g.Ho; ++oh) {
-        int64_t h = nearest_source_index(oh, g.H, g.Ho);
-        for (int64_t ow = 0; ow < g.Wo; ++ow)
-          yp[ob + oh * g.Wo + ow] = xp[xb + h * xs[2] + nearest_source_index(ow, g.W, g.Wo) * xs[3]];
+        int64_t h = nearest_source_index(oh, g.H, g.Ho, g.nearest_step_h);
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          int64_t w = nearest_source_index(ow, g.W, g.Wo, g.nearest_step_w);
+          yp[ob + oh * g.Wo + ow] = xp[xb + h * xs[2] + w * xs[3]];
+        }
       }
     });
   });
@@ -191,9 +193,11 @@ void upsample_nearest2d_backward(DType dtype, const Pool2dGeometry& g, const voi
     for_each_plane(g, dys, [&](int64_t plane, int64_t db, int64_t) {
       double* a = acc.data() + plane * g.H * g.W;
       for (int64_t oh = 0; oh < g.Ho; ++oh) {
-        int64_t h = nearest_source_index(oh, g.H, g.Ho);
-        for (int64_t ow = 0; ow < g.Wo; ++ow)
-          a[h * g.W + nearest_source_index(ow, g.W, g.Wo)] += double(gp[db + oh * dys[2] + ow * dys[3]]);
+        int64_t h = nearest_source_index(oh, g.H, g.Ho, g.nearest_step_h);
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          int64_t w = nearest_source_index(ow, g.W, g.Wo, g.nearest_step_w);
+          a[h * g.W + w] += double(gp[db + oh * dys[2] + ow * dys[3]]);
+        }
       }
     });
     store<T>(acc, dx);

@@ -12,6 +12,7 @@ namespace kiln::cpu {
 struct Pool2dGeometry {
   int64_t N = 0, C = 0, H = 0, W = 0, Ho = 0, Wo = 0;
   int64_t kH = 1, kW = 1, sH = 1, sW = 1, pH = 0, pW = 0, dH = 1, dW = 1;
+  float nearest_step_h = 1, nearest_step_w = 1;  // upsample_nearest2d: nearest_step() of each axis
 };
 
 // y = max over each (dilated, padded) window; argmax = h·W + w of the first maximum in its plane
@@ -35,7 +36,8 @@ void adaptive_avg_pool2d_forward(DType dtype, const Pool2dGeometry& g, const voi
 void adaptive_avg_pool2d_backward(DType dtype, const Pool2dGeometry& g, const void* dy, const int64_t* dy_strides,
                                   void* dx);
 
-// y[i][j] = x[src(i)][src(j)] with PyTorch's 'nearest' source index; backward sums dy into the sources.
+// y[i][j] = x[src(i)][src(j)] with PyTorch's 'nearest' source index (nearest_source_index with the
+// geometry's steps); backward sums dy into the sources.
 void upsample_nearest2d_forward(DType dtype, const Pool2dGeometry& g, const void* x, const int64_t* x_strides,
                                 void* y);
 void upsample_nearest2d_backward(DType dtype, const Pool2dGeometry& g, const void* dy, const int64_t* dy_strides,

@@ -45,11 +45,11 @@ __device__ __forceinline__ AvgWindow avg_window(int64_t o, int64_t in, int64_t k
 
 // The first output index dst in [0, out] whose nearest source index is ≥ target (the source index is
 // non-decreasing in dst, so binary search finds exactly the outputs that copy a given input).
-__device__ __forceinline__ int64_t first_nearest_dst(int64_t target, int64_t in, int64_t out) {
+__device__ __forceinline__ int64_t first_nearest_dst(int64_t target, int64_t in, int64_t out, float step) {
   int64_t lo = 0, hi = out;
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
-    if (nearest_source_index(mid, in, out) >= target)
+    if (nearest_source_index(mid, in, out, step) >= target)
       hi = mid;
     else
       lo = mid + 1;
@@ -214,7 +214,9 @@ __global__ void upsample_nearest2d_forward_kernel(Geometry g, Strides4 xs, const
   KILN_GRID_STRIDE(e, total) {
     const int64_t ow = e % g.Wo, oh = (e / g.Wo) % g.Ho, plane = e / (g.Wo * g.Ho);
     const int64_t xb = (plane / g.C) * xs.s[0] + (plane % g.C) * xs.s[1];
-    y[e] = x[xb + nearest_source_index(oh, g.H, g.Ho) * xs.s[2] + nearest_source_index(ow, g.W, g.Wo) * xs.s[3]];
+    const int64_t h = nearest_source_index(oh, g.H, g.Ho, g.nearest_step_h);
+    const int64_t w = nearest_source_index(ow, g.W, g.Wo, g.nearest_step_w);
+    y[e] = x[xb + h * xs.s[2] + w * xs.s[3]];
   }
 }
 
@@ -225,8 +227,10 @@ __global__ void upsample_nearest2d_backward_kernel(Geometry g, Strides4 ds, cons
   KILN_GRID_STRIDE(e, total) {
     const int64_t w = e % g.W, h = (e / g.W) % g.H, plane = e / (g.W * g.H);
     const int64_t db = (plane / g.C) * ds.s[0] + (plane % g.C) * ds.s[1];
-    const int64_t oh_lo = first_nearest_dst(h, g.H, g.Ho), oh_end = first_nearest_dst(h + 1, g.H, g.Ho);
-    const int64_t ow_lo = first_nearest_dst(w, g.W, g.Wo), ow_end = first_nearest_dst(w + 1, g.W, g.Wo);
+    const int64_t oh_lo = first_nearest_dst(h, g.H, g.Ho, g.nearest_step_h),
+                  oh_end = first_nearest_dst(h + 1, g.H, g.Ho, g.nearest_step_h);
+    const int64_t ow_lo = first_nearest_dst(w, g.W, g.Wo, g.nearest_step_w),
+                  ow_end = first_nearest_dst(w + 1, g.W, g.Wo, g.nearest_step_w);
     double acc = 0;
     for (int64_t oh = oh_lo; oh < oh_end; ++oh)
       for (int64_t ow = ow_lo; ow < ow_end; ++ow) acc += double(dy[db + oh * ds.s[2] + ow * ds.s[3]]);

@@ -148,6 +148,15 @@ TEST_CASE("CUDA upsample_nearest2d matches the CPU, incl. PyTorch's float32 sour
           [o](const std::vector<Tensor>& v) { return std::vector<Tensor>{upsample_nearest2d(v[0], o)}; },
           (std::vector<Tensor>{leaf(shape, 10, dt)}), test::tolerance_for(dt));
     }
+  // given scale factors (nn.Upsample(scale_factor=...)): src = ⌊dst/scale⌋ in float32, 5 × 1.7 → 8 and 3 × 2.5 → 7
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    INFO(dtype_name(dt) << ", scale factors 1.7 and 2.5");
+    CHECK_CUDA_MATCHES_CPU(
+        [](const std::vector<Tensor>& v) {
+          return std::vector<Tensor>{upsample_nearest2d(v[0], {8, 7}, {1.7, 2.5})};
+        },
+        (std::vector<Tensor>{leaf({2, 3, 5, 3}, 13, dt)}), test::tolerance_for(dt));
+  }
 }
 
 TEST_CASE("CUDA pools of non-contiguous inputs match the CPU", "[cuda]") {

@@ -1,6 +1,7 @@
 // The attention layers: PyTorch's names, shapes and initialization, float64 gradient checks, causality
 // (an output never depends on later inputs), attention dropout, errors, and PyTorch 1.13 golden data
-// (tests/golden/make_attention.py: torch.nn.MultiheadAttention and a pre-LayerNorm block) to 1e-10.
+// (tests/golden/make_attention.py: torch.nn.MultiheadAttention and a pre-LayerNorm block) in every
+// configuration of golden_configs() (tests/golden_harness.h).
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -8,7 +9,7 @@
 #include <vector>
 
 #include "core/autograd/grad_mode.h"
-#include "core/serialization/safetensors.h"
+#include "golden_harness.h"
 #include "kiln_test.h"
 #include "layers/layers.h"
 
@@ -44,40 +45,27 @@ void gradcheck_module(Module& m, const std::function<Tensor(const Tensor&)>& fn,
 
 // ---------------------------------------------------------------- golden data
 
-const SafetensorsFile& golden() {
-  static const SafetensorsFile file = load_safetensors(test::golden_path("attention.safetensors"));
+const test::GoldenFile& golden() {
+  static const test::GoldenFile file("attention.safetensors");
   return file;
 }
 
-Tensor golden_input(const std::string& name) {
-  Tensor x = golden().at(name).clone();
-  x.requires_grad_();
-  return x;
-}
-
-// Loads "<prefix>.<name>" for every entry of m's state dict (strict), converting m to float64 first.
-void load_golden_weights(Module& m, const std::string& prefix) {
-  m.to(DType::Float64);
-  NamedTensors state;
-  for (const auto& [name, t] : m.state_dict()) state.emplace_back(name, golden().at(prefix + "." + name));
-  m.load_state_dict(state);
-}
-
 // Backpropagates sum(y·w) and compares y and the gradients of the inputs and of every parameter with
-// PyTorch's, to 1e-10 (float64; the sums differ only in order).
-void check_against_golden(Module& m, const std::string& prefix, const Tensor& y,
-                          const std::vector<std::pair<std::string, Tensor>>& inputs) {
-  const SafetensorsFile& g = golden();
-  CHECK_CLOSE(y, g.at(prefix + ".output"), 1e-10, 1e-10);
-  sum(mul(y, g.at(prefix + ".w"))).backward();
+// PyTorch's, within the configuration's tolerance (float64: 1e-10, the sums differ only in order).
+void check_against_golden(const Module& m, const std::string& prefix, const test::GoldenConfig& config,
+                          const Tensor& y, const std::vector<std::pair<std::string, Tensor>>& inputs) {
+  const test::GoldenFile& g = golden();
+  test::GoldenReport report(prefix, config);
+  CHECK_GOLDEN(report, "output", y, g.raw(prefix + ".output"));
+  sum(mul(y, g.get(prefix + ".w", config))).backward();
   for (const auto& [name, x] : inputs) {
-    INFO("gradient of input " << name);
-    CHECK_CLOSE(x.grad(), g.at(prefix + ".grad." + name), 1e-10, 1e-10);
+    REQUIRE(x.grad().defined());
+    CHECK_GOLDEN(report, "grad." + name, x.grad(), g.raw(prefix + ".grad." + name));
   }
   for (const auto& [name, p] : m.named_parameters()) {
     INFO("gradient of parameter " << name);
     REQUIRE(p.grad().defined());
-    CHECK_CLOSE(p.grad(), g.at(prefix + ".grad." + name), 1e-10, 1e-10);
+    CHECK_GOLDEN(report, "grad." + name, p.grad(), g.raw(prefix + ".grad." + name));
   }
 }
 
@@ -237,27 +225,33 @@ TEST_CASE("attention layers: errors name the layer and the shapes", "[attention]
   CHECK_THROWS_WITH_TEXT(TransformerBlock(8, 2)(randn({2, 4, 6})), "TransformerBlock: expected input [B, T, embed_dim = 8]");
 }
 
-TEST_CASE("MultiheadAttention matches torch.nn.MultiheadAttention (golden, float64)", "[attention]") {
-  for (const char* prefix : {"mha_cross", "mha_cross_bf"}) {
-    INFO(prefix);
-    MultiheadAttention mha(8, 2, 0.0, true, std::string(prefix) == "mha_cross_bf");
-    load_golden_weights(mha, prefix);
-    const std::string p(prefix);
-    Tensor q = golden_input(p + ".query"), k = golden_input(p + ".key"), v = golden_input(p + ".value");
-    check_against_golden(mha, prefix, mha(q, k, v), {{"query", q}, {"key", k}, {"value", v}});
-  }
-  for (const char* prefix : {"mha_causal", "mha_causal_bf"}) {
-    INFO(prefix);
-    MultiheadAttention mha(8, 2, 0.0, true, std::string(prefix) == "mha_causal_bf");
-    load_golden_weights(mha, prefix);
-    Tensor x = golden_input(std::string(prefix) + ".x");
-    check_against_golden(mha, prefix, mha(x, x, x, /*causal=*/true), {{"x", x}});
+TEST_CASE("MultiheadAttention matches torch.nn.MultiheadAttention (golden)", "[attention][golden]") {
+  const test::GoldenFile& g = golden();
+  for (const test::GoldenConfig& config : test::golden_configs()) {
+    for (const std::string prefix : {"mha_cross", "mha_cross_bf"}) {
+      INFO(prefix << " [" << config.name() << "]");
+      MultiheadAttention mha(8, 2, 0.0, true, prefix == "mha_cross_bf");
+      g.load_weights(mha, prefix, config);
+      Tensor q = g.get(prefix + ".query", config, true), k = g.get(prefix + ".key", config, true),
+             v = g.get(prefix + ".value", config, true);
+      check_against_golden(mha, prefix, config, mha(q, k, v), {{"query", q}, {"key", k}, {"value", v}});
+    }
+    for (const std::string prefix : {"mha_causal", "mha_causal_bf"}) {
+      INFO(prefix << " [" << config.name() << "]");
+      MultiheadAttention mha(8, 2, 0.0, true, prefix == "mha_causal_bf");
+      g.load_weights(mha, prefix, config);
+      Tensor x = g.get(prefix + ".x", config, true);
+      check_against_golden(mha, prefix, config, mha(x, x, x, /*causal=*/true), {{"x", x}});
+    }
   }
 }
 
-TEST_CASE("TransformerBlock matches a PyTorch pre-LayerNorm block (golden, float64)", "[attention]") {
-  TransformerBlock block(16, 4);
-  load_golden_weights(block, "block");
-  Tensor x = golden_input("block.x");
-  check_against_golden(block, "block", block(x), {{"x", x}});
+TEST_CASE("TransformerBlock matches a PyTorch pre-LayerNorm block (golden)", "[attention][golden]") {
+  for (const test::GoldenConfig& config : test::golden_configs()) {
+    INFO(config.name());
+    TransformerBlock block(16, 4);
+    golden().load_weights(block, "block", config);
+    Tensor x = golden().get("block.x", config, true);
+    check_against_golden(block, "block", config, block(x), {{"x", x}});
+  }
 }

@@ -49,7 +49,9 @@ void gradcheck_module(Module& m, const std::function<Tensor(const Tensor&)>& fn,
 }  // namespace
 
 TEST_CASE("Linear: names, shapes, U(-1/sqrt(in), 1/sqrt(in)) initialization and forward", "[layers]") {
-  Linear layer(400, 300);
+  // A generator of the test's own: the statistics checked below do not depend on which tests ran before.
+  Generator gen(1);
+  Linear layer(400, 300, true, gen);
   CHECK(names_of(layer.named_parameters()) == std::vector<std::string>{"weight", "bias"});
   CHECK(layer.weight.shape() == Shape{300, 400});
   CHECK(layer.bias.shape() == Shape{300});
@@ -67,7 +69,8 @@ TEST_CASE("Linear: names, shapes, U(-1/sqrt(in), 1/sqrt(in)) initialization and 
 }
 
 TEST_CASE("Conv2d and ConvTranspose2d: weight layouts and fan_in from weight.size(1)*kH*kW", "[layers]") {
-  Conv2d conv(4, 64, {3, 5}, {.stride = 2, .padding = {1, 2}, .groups = 2});
+  Generator gen(1);  // the test's own (see the Linear test)
+  Conv2d conv(4, 64, {3, 5}, {.stride = 2, .padding = {1, 2}, .groups = 2}, gen);
   CHECK(conv.weight.shape() == Shape{64, 2, 3, 5});
   CHECK(conv.bias.shape() == Shape{64});
   check_uniform(conv.weight, 1 / std::sqrt(2.0 * 3 * 5));
@@ -76,7 +79,7 @@ TEST_CASE("Conv2d and ConvTranspose2d: weight layouts and fan_in from weight.siz
   CHECK(Conv2d(1, 8, 3, {.bias = false}).str() == "Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), bias=False)");
   CHECK(names_of(Conv2d(1, 8, 3, {.bias = false}).named_parameters()) == std::vector<std::string>{"weight"});
 
-  ConvTranspose2d up(64, 6, 4, {.stride = 2, .padding = 1, .groups = 2});
+  ConvTranspose2d up(64, 6, 4, {.stride = 2, .padding = 1, .groups = 2}, gen);
   CHECK(up.weight.shape() == Shape{64, 3, 4, 4});
   check_uniform(up.weight, 1 / std::sqrt(3.0 * 4 * 4));  // fan_in = (C_out/groups)·kH·kW, as PyTorch
   for (double b : up.bias.to_vector<double>()) CHECK(std::fabs(b) <= 1 / std::sqrt(3.0 * 4 * 4));  // 6 values

@@ -8,6 +8,7 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/serialization/safetensors.h"
+#include "golden_harness.h"
 #include "kiln_test.h"
 #include "layers/layers.h"
 
@@ -88,12 +89,6 @@ std::map<std::string, Tensor> with_prefix(const SafetensorsFile& file, const std
   for (const auto& [name, t] : file.tensors)
     if (name.rfind(prefix, 0) == 0) out[name.substr(prefix.size())] = t;
   return out;
-}
-
-Tensor leaf(const Tensor& t) {
-  Tensor c = t.detach().clone();
-  c.requires_grad_(true);
-  return c;
 }
 
 }  // namespace
@@ -198,40 +193,42 @@ TEST_CASE("LSTM and GRU: gradient checks through two layers, with and without in
       }
 }
 
-TEST_CASE("LSTM and GRU match PyTorch: outputs, final states and every gradient (golden)", "[rnn]") {
-  SafetensorsFile file = load_safetensors(kiln::test::golden_path("rnn.safetensors"));
-  for (const char* name : {"lstm", "lstm_batch_first", "gru", "gru_batch_first"}) {
-    INFO("case " << name);
-    const std::string p = std::string(name) + ".";
-    const bool is_lstm = p.rfind("lstm", 0) == 0, batch_first = p.find("batch_first") != std::string::npos;
-    RNNOptions options{.num_layers = 2, .batch_first = batch_first};
-    std::unique_ptr<RNNBase> m;
-    if (is_lstm) m = std::make_unique<LSTM>(3, 5, options);
-    else m = std::make_unique<GRU>(3, 5, options);
-    m->to(DType::Float64);
-    m->load_state_dict(with_prefix(file, p + "state."));
-    Tensor x = leaf(file.at(p + "x")), h0 = leaf(file.at(p + "h0"));
-    Tensor c0 = is_lstm ? leaf(file.at(p + "c0")) : Tensor();
-    RnnOutput r = is_lstm ? static_cast<LSTM&>(*m)(x, h0, c0) : static_cast<GRU&>(*m)(x, h0);
-    CHECK_CLOSE(r.output, file.at(p + "out"), 1e-10, 1e-10);
-    CHECK_CLOSE(r.h_n, file.at(p + "h_n"), 1e-10, 1e-10);
-    Tensor loss = sum(mul(r.output, file.at(p + "w_out"))) + sum(mul(r.h_n, file.at(p + "w_h")));
-    if (is_lstm) {
-      CHECK_CLOSE(r.c_n, file.at(p + "c_n"), 1e-10, 1e-10);
-      loss = loss + sum(mul(r.c_n, file.at(p + "w_c")));
+TEST_CASE("LSTM and GRU match PyTorch: outputs, final states and every gradient (golden)", "[rnn][golden]") {
+  const test::GoldenFile file("rnn.safetensors");
+  const SafetensorsFile raw = load_safetensors(test::golden_path("rnn.safetensors"));
+  for (const test::GoldenConfig& config : test::golden_configs())
+    for (const char* name : {"lstm", "lstm_batch_first", "gru", "gru_batch_first"}) {
+      INFO("case " << name << " [" << config.name() << "]");
+      const std::string p = std::string(name) + ".";
+      const bool is_lstm = p.rfind("lstm", 0) == 0, batch_first = p.find("batch_first") != std::string::npos;
+      RNNOptions options{.num_layers = 2, .batch_first = batch_first};
+      std::unique_ptr<RNNBase> m;
+      if (is_lstm) m = std::make_unique<LSTM>(3, 5, options);
+      else m = std::make_unique<GRU>(3, 5, options);
+      file.load_weights(*m, p + "state", config);
+      Tensor x = file.get(p + "x", config, true), h0 = file.get(p + "h0", config, true);
+      Tensor c0 = is_lstm ? file.get(p + "c0", config, true) : Tensor();
+      RnnOutput r = is_lstm ? static_cast<LSTM&>(*m)(x, h0, c0) : static_cast<GRU&>(*m)(x, h0);
+      test::GoldenReport report(name, config);
+      CHECK_GOLDEN(report, "out", r.output, file.raw(p + "out"));
+      CHECK_GOLDEN(report, "h_n", r.h_n, file.raw(p + "h_n"));
+      Tensor loss = sum(mul(r.output, file.get(p + "w_out", config))) + sum(mul(r.h_n, file.get(p + "w_h", config)));
+      if (is_lstm) {
+        CHECK_GOLDEN(report, "c_n", r.c_n, file.raw(p + "c_n"));
+        loss = loss + sum(mul(r.c_n, file.get(p + "w_c", config)));
+      }
+      loss.backward();
+      CHECK_GOLDEN(report, "grad_x", x.grad(), file.raw(p + "grad_x"));
+      CHECK_GOLDEN(report, "grad_h0", h0.grad(), file.raw(p + "grad_h0"));
+      if (is_lstm) CHECK_GOLDEN(report, "grad_c0", c0.grad(), file.raw(p + "grad_c0"));
+      CHECK(with_prefix(raw, p + "grad.").size() == m->named_parameters().size());  // none left unchecked
+      for (const auto& [param_name, param] : m->named_parameters()) {
+        INFO("gradient of " << param_name);
+        REQUIRE(file.has(p + "grad." + param_name));
+        REQUIRE(param.grad().defined());
+        CHECK_GOLDEN(report, "grad." + param_name, param.grad(), file.raw(p + "grad." + param_name));
+      }
     }
-    loss.backward();
-    CHECK_CLOSE(x.grad(), file.at(p + "grad_x"), 1e-10, 1e-10);
-    CHECK_CLOSE(h0.grad(), file.at(p + "grad_h0"), 1e-10, 1e-10);
-    if (is_lstm) CHECK_CLOSE(c0.grad(), file.at(p + "grad_c0"), 1e-10, 1e-10);
-    std::map<std::string, Tensor> grads = with_prefix(file, p + "grad.");
-    CHECK(grads.size() == m->named_parameters().size());
-    for (const auto& [param_name, param] : m->named_parameters()) {
-      INFO("gradient of " << param_name);
-      REQUIRE(grads.count(param_name) == 1);
-      CHECK_CLOSE(param.grad(), grads.at(param_name), 1e-10, 1e-10);
-    }
-  }
 }
 
 TEST_CASE("LSTM and GRU: dropout between layers, in training only, from the layer's generator", "[rnn]") {

@@ -162,7 +162,7 @@ TEST_CASE("adaptive_avg_pool2d uses PyTorch's floor/ceil windows", "[pool]") {
   CHECK_CLOSE(adaptive_avg_pool2d(r, {1, 3}), {1.5, 3, 4.5}, 1e-15, 0);
 }
 
-TEST_CASE("upsample_nearest2d copies from src = floor(dst·in/out)", "[pool]") {
+TEST_CASE("upsample_nearest2d copies from src = floor(dst·in/out), or floor(dst/scale_factor) when given", "[pool]") {
   Tensor x = random_input({2, 3, 3, 4}, 3).detach();
   std::vector<double> xv = x.to_vector<double>();
   for (Pair out : {Pair{6, 8}, Pair{7, 5}, Pair{3, 4}, Pair{2, 3}, Pair{9, 13}}) {
@@ -178,6 +178,14 @@ TEST_CASE("upsample_nearest2d copies from src = floor(dst·in/out)", "[pool]") {
   Tensor two = f64({10, 20}, {1, 1, 2, 1});
   CHECK(upsample_nearest2d(two, {82, 1}).to_vector<double>()[41] == 10);
   CHECK(upsample_nearest2d(two, {82, 1}).to_vector<double>()[42] == 20);
+  // a given scale factor sets the step, as in PyTorch: 5 rows × 1.7 → 8 rows from src ⌊dst/1.7⌋ (dst 5 → 2,
+  // where ⌊dst·5/8⌋ = 3); 0 leaves an axis to its sizes; the gradient sums into the same sources
+  Tensor five = f64({0, 1, 2, 3, 4}, {1, 1, 5, 1});
+  CHECK_CLOSE(upsample_nearest2d(five, {8, 1}, {1.7, 0.0}), {0, 0, 1, 1, 2, 2, 3, 4}, 0, 0);
+  CHECK_CLOSE(upsample_nearest2d(five, {8, 1}), {0, 0, 1, 1, 2, 3, 3, 4}, 0, 0);
+  Tensor leaf = f64({0, 1, 2, 3, 4}, {1, 1, 5, 1}, true);
+  sum(upsample_nearest2d(leaf, {8, 1}, {1.7, 0.0})).backward();
+  CHECK_CLOSE(leaf.grad(), {2, 2, 2, 1, 1}, 0, 0);
 }
 
 TEST_CASE("max_pool2d: gradient checks over windows, 3-D and strided inputs", "[pool][gradcheck]") {
