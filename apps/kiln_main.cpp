@@ -7,6 +7,7 @@
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
+#include "apps/interrupt.h"
 #include "apps/run_models.h"
 #include "apps/train_options.h"
 #include "apps/train_mlp.h"
@@ -169,6 +170,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     throw kiln::cli::UsageError("unknown command '" + cmd + "'");
+  } catch (const kiln::apps::Interrupted& e) {
+    std::fprintf(stderr, "kiln: %s\n", e.what());
+    return 130;
   } catch (const kiln::cli::UsageError& e) {
     std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", e.what());
     return 2;

@@ -72,7 +72,7 @@ int train_classifier(int argc, char** argv, int first) {
       run.report().results = {{"test accuracy", text}};
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
+    if (!run.end_of_step(step, state)) break;  // a checkpoint when due, or after Ctrl-C
   }
   run.finish();
   return 0;

@@ -144,7 +144,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
       save_weights(*model, run.dir().file("model.safetensors"), {{"model", kind}});
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
+    if (!run.end_of_step(step, state)) break;  // a checkpoint when due, or after Ctrl-C
   }
   run.finish();
   return 0;

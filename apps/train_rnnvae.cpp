@@ -127,7 +127,7 @@ int train_rnnvae(int argc, char** argv, int first) {
       save_weights(vae, run.dir().file("model.safetensors"), {{"model", "rnnvae"}});
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
+    if (!run.end_of_step(step, state)) break;  // a checkpoint when due, or after Ctrl-C
   }
   run.finish();
   return 0;

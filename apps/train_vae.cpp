@@ -93,7 +93,7 @@ int train_vae(int argc, char** argv, int first) {
                               run.dir().file("samples/reconstructions.png")}};
       run.write_report();
     }
-    if (run.due(step, o.checkpoint_every)) run.checkpoint(step, state);
+    if (!run.end_of_step(step, state)) break;  // a checkpoint when due, or after Ctrl-C
   }
   run.finish();
   return 0;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/interrupt.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
 #include "layers/module.h"
@@ -15,6 +16,7 @@ TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, 
     : options_(options),
       dir_(options.resume ? RunDir::open(options.out) : RunDir::create(options.out, options.model)),
       progress_(first_step, options.steps, unit, options.device) {
+  install_interrupt_handlers();  // from here on, Ctrl-C stops at a step boundary with a checkpoint
   config_ = options.to_config();
   config_.insert(model_config.begin(), model_config.end());
   config_["flags"] = flags_text(resolved_flags(model_config));
@@ -104,9 +106,20 @@ void TrainingRun::write_report() {
   report::write_html_report(dir_.file("report.html"), report_);
 }
 
+bool TrainingRun::end_of_step(int64_t step, const Resumable& state) {
+  const bool stop = interrupt_requested() && step < options_.steps;
+  if (due(step, options_.checkpoint_every) || stop) checkpoint(step, state);
+  if (stop) interrupted_at_ = step;
+  return !stop;
+}
+
 void TrainingRun::finish() {
   progress_.finish();
   write_report();
+  if (interrupted_at_ > 0)
+    throw Interrupted("interrupted at step " + std::to_string(interrupted_at_) + " of " +
+                      std::to_string(options_.steps) + "; the checkpoint is saved: continue with 'kiln resume " +
+                      dir_.path() + "'");
   std::printf("kiln: done; report: %s\n", dir_.file("report.html").c_str());
   std::fflush(stdout);
 }

@@ -37,8 +37,13 @@ class TrainingRun {
   // At every checkpoint_every-th step and the last: logs the pending averages (so that a resumed run
   // logs exactly what an uninterrupted one does), then writes the checkpoint.
   void checkpoint(int64_t step, const Resumable& state);
+  // The end of every step: the checkpoint when it is due; after Ctrl-C or SIGTERM (apps/interrupt.h) a
+  // checkpoint at this step, and false: the trainer leaves its loop, and finish() reports where the run
+  // stopped and how to resume it.
+  bool end_of_step(int64_t step, const Resumable& state);
   // Rewrites curves.svg and report.html (the latest samples, results and timing included).
   void write_report();
+  // Writes the report; says "done", or after an interruption throws Interrupted (kiln exits with 130).
   void finish();
 
  private:
@@ -49,6 +54,7 @@ class TrainingRun {
   report::ProgressLine progress_;
   std::map<std::string, std::pair<Tensor, int64_t>> sums_;  // name → (Σ value on device, count)
   report::Metrics last_;                                     // the latest logged averages
+  int64_t interrupted_at_ = 0;                               // the step an interruption stopped at
 
   void flush_metrics(int64_t step);
   Config resolved_flags(const Config& model_config) const;

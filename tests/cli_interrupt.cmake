@@ -1,0 +1,33 @@
+# Ctrl-C during training: `kiln train` stops at the end of a step with a checkpoint and exit code 130,
+# and `kiln resume` then ends with exactly the checkpoint of a run that was never interrupted.
+#   cmake -DKILN=path/to/kiln -DTIMEOUT=path/to/timeout -DRUNS=folder -P cli_interrupt.cmake
+set(flags --device cpu --batch 8 --features 4 --limit 64 --log-every 1000 --checkpoint-every 1000000 --seed 3)
+file(REMOVE_RECURSE "${RUNS}/interrupted" "${RUNS}/uninterrupted")
+# SIGINT after 15 s (the data set loads in a few seconds, more on a loaded machine; then hundreds of steps
+# a second).
+execute_process(COMMAND "${TIMEOUT}" --preserve-status -s INT 15 "${KILN}" train dcgan --steps 1000000 ${flags}
+                        --out "${RUNS}/interrupted"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+if(NOT rc EQUAL 130)
+  message(FATAL_ERROR "expected exit code 130 after SIGINT, got '${rc}'")
+endif()
+if(NOT "${err}" MATCHES "interrupted at step ([0-9]+) of 1000000; the checkpoint is saved")
+  message(FATAL_ERROR "expected 'interrupted at step N of 1000000; the checkpoint is saved'")
+endif()
+set(stopped ${CMAKE_MATCH_1})
+math(EXPR last "${stopped} + 2")
+execute_process(COMMAND "${KILN}" resume "${RUNS}/interrupted" --steps ${last}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+math(EXPR next "${stopped} + 1")
+if(NOT rc EQUAL 0 OR NOT "${out}" MATCHES "resuming DCGAN .* at step ${next} of ${last}")
+  message(FATAL_ERROR "expected the resumed run to continue at step ${next} and finish")
+endif()
+execute_process(COMMAND "${KILN}" train dcgan --steps ${last} ${flags} --out "${RUNS}/uninterrupted"
+                RESULT_VARIABLE rc OUTPUT_QUIET)
+execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${RUNS}/interrupted/model.safetensors"
+                        "${RUNS}/uninterrupted/model.safetensors" RESULT_VARIABLE same)
+if(NOT rc EQUAL 0 OR NOT same EQUAL 0)
+  message(FATAL_ERROR "the interrupted and resumed run's weights differ from an uninterrupted run's")
+endif()
