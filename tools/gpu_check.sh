@@ -4,7 +4,7 @@
 # the CUDA tests, and the attention memory benchmark. Logs go to $OUT (or ./gpu-check-logs).
 #
 # Usage: tools/gpu_check.sh [step...]
-#   steps: build cuda ctest memcheck racecheck synccheck bench resume determinism speed train
+#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume determinism speed train
 #   (no step: build to bench, in that order). Each step has its own time limit, so that one slow or
 #        hung step leaves time (and logs) for the others. KILN_CUDA_FILTER narrows the Catch2 tests
 #        that the cuda and sanitizer steps run (default "[cuda]").
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 out="${OUT:-gpu-check-logs}"
 mkdir -p "$out"
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(build cuda ctest memcheck racecheck synccheck bench)
+[ ${#steps[@]} -eq 0 ] && steps=(build cuda golden ctest memcheck racecheck synccheck bench)
 kiln=./build-gpu/kiln
 filter="${KILN_CUDA_FILTER:-[cuda]}"
 tests=./build-gpu/tests/kiln_tests
@@ -44,6 +44,12 @@ for step in "${steps[@]}"; do
       timeout 240 $tests "$filter" > "$out/cuda_tests.log" 2>&1
       echo "cuda tests (rc $?): $(tail -3 "$out/cuda_tests.log" | tr '\n' ' ')"
       grep -E "FAILED|with message|exceeds|error" -A4 "$out/cuda_tests.log" | head -60 ;;
+    golden)
+      # The PyTorch golden tests; on a GPU machine they include the float32-on-CUDA configuration.
+      timeout 240 $tests "[golden]" > "$out/golden.log" 2>&1
+      echo "golden (rc $?): $(tail -2 "$out/golden.log" | tr '\n' ' ')"
+      echo "CUDA comparisons: $(grep -c 'on cuda' "$out/golden.log"), exceeding: $(grep -c 'EXCEEDS\|MISMATCH' "$out/golden.log")"
+      grep -E "EXCEEDS|MISMATCH" "$out/golden.log" | head -20 ;;
     ctest)
       timeout 300 ctest --test-dir build-gpu --output-on-failure -j8 -LE cuda --timeout 240 > "$out/ctest.log" 2>&1
       echo "ctest (rc $?): $(grep -E 'tests passed' "$out/ctest.log")"
@@ -125,7 +131,7 @@ for step in "${steps[@]}"; do
           --weights gpu-runs/classifier --device $device --out gpu-runs/style.png >> gpu-runs/sample.log 2>&1
       tail -40 gpu-runs/eval.log; grep -E "wrote|rror" gpu-runs/sample.log | tail -20
       tar czf "$out/runs.tar.gz" --exclude='*.safetensors' --exclude='*.wav' --exclude='report.html' gpu-runs ;;
-    *) echo "unknown step '$step' (steps: build cuda ctest memcheck racecheck synccheck bench resume determinism speed train)"; exit 2 ;;
+    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume determinism speed train)"; exit 2 ;;
   esac
   echo "[$step: $(($(date +%s) - start)) s]"
 done
