@@ -4,7 +4,7 @@
 # the CUDA tests, and the attention memory benchmark. Logs go to $OUT (or ./gpu-check-logs).
 #
 # Usage: tools/gpu_check.sh [step...]
-#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume determinism speed train
+#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train
 #   (no step: build to bench, in that order). Each step has its own time limit, so that one slow or
 #        hung step leaves time (and logs) for the others. KILN_CUDA_FILTER narrows the Catch2 tests
 #        that the cuda and sanitizer steps run (default "[cuda]").
@@ -79,19 +79,10 @@ for step in "${steps[@]}"; do
           "weights $(cmp -s $d/straight/model.safetensors $d/halves/model.safetensors && echo same || echo DIFFER)"
         python3 tools/compare_safetensors.py $d/straight/model.safetensors $d/halves/model.safetensors
       done ;;
-    determinism)
-      # Is a CPU run repeatable on this machine (same command twice), and with one BLAS / OpenMP thread?
-      flags="--device cpu --batch 8 --features 4 --limit 64 --log-every 2 --sample-every 3 --checkpoint-every 3 --steps 6"
-      d=$(mktemp -d)
-      for env in "X=1" "OPENBLAS_NUM_THREADS=1" "OMP_NUM_THREADS=1" "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1"; do
-        for run in a b; do env $env $kiln train dcgan $flags --out $d/$run > /dev/null 2>&1; done
-        echo "twice with $env: $(python3 tools/compare_safetensors.py $d/{a,b}/model.safetensors | tail -1)"
-        rm -rf $d/a $d/b
-      done
-      ldd $kiln | grep -iE "blas|gomp" ;;
     speed)
       # Each model alone on the GPU for a short run (the progress line's throughput), then PyTorch's
-      # anchor timings for the same workloads in the same call (.devicepack/anchors/torch_anchors.py).
+      # anchor timings for the same workloads in the same call, when .devicepack/anchors/torch_anchors.py
+      # is there (copy it from ../shared/anchors/ after pack.sh).
       rm -rf speed-runs; mkdir -p speed-runs
       common="--device cuda --sample-every 100000 --checkpoint-every 100000 --log-every 50"
       for m in "dcgan --steps 400" "vae --steps 400" "classifier --steps 400" "charrnn --steps 200" \
@@ -131,7 +122,7 @@ for step in "${steps[@]}"; do
           --weights gpu-runs/classifier --device $device --out gpu-runs/style.png >> gpu-runs/sample.log 2>&1
       tail -40 gpu-runs/eval.log; grep -E "wrote|rror" gpu-runs/sample.log | tail -20
       tar czf "$out/runs.tar.gz" --exclude='*.safetensors' --exclude='*.wav' --exclude='report.html' gpu-runs ;;
-    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume determinism speed train)"; exit 2 ;;
+    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train)"; exit 2 ;;
   esac
   echo "[$step: $(($(date +%s) - start)) s]"
 done

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
-#include <cstdlib>
-#include <string>
 #include <vector>
 
 #if KILN_HAVE_OPENBLAS
@@ -15,13 +13,7 @@
 namespace kiln::cpu {
 namespace {
 
-// KILN_CPU_BLAS=0 in the environment starts with OpenBLAS off (the plain loop for every product): a
-// way to tell whether a difference between two machines or two runs comes from the BLAS library.
-bool blas_enabled_at_start() {
-  const char* env = std::getenv("KILN_CPU_BLAS");
-  return !(env && std::string(env) == "0");
-}
-std::atomic<bool> g_blas_enabled{blas_enabled_at_start()};
+std::atomic<bool> g_blas_enabled{true};
 
 // C = beta·C for the degenerate k = 0 product (alpha·op(A)·op(B) is then a zero matrix).
 template <class T>
