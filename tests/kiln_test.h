@@ -12,6 +12,7 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -37,6 +38,13 @@ struct CloseResult {
 };
 CloseResult all_close(const Tensor& actual, const std::vector<double>& expected, double atol = 1e-6, double rtol = 1e-6);
 CloseResult all_close(const Tensor& actual, const Tensor& expected, double atol = 1e-6, double rtol = 1e-6);
+
+// The names of named tensors (a module's named_parameters(), a state dict), in order.
+inline std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& named) {
+  std::vector<std::string> out;
+  for (const auto& entry : named) out.push_back(entry.first);
+  return out;
+}
 
 // The path of a file in tests/golden/ (expected values written by an independent implementation,
 // see tests/golden/README.md).

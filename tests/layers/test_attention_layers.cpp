@@ -14,15 +14,10 @@
 #include "layers/layers.h"
 
 using namespace kiln;
+using kiln::test::names_of;
 using kiln::test::random_input;
 
 namespace {
-
-std::vector<std::string> names_of(const NamedTensors& named) {
-  std::vector<std::string> out;
-  for (const auto& entry : named) out.push_back(entry.first);
-  return out;
-}
 
 // Every value within ±bound and reaching close to it (the distribution itself is Linear's, tested there).
 void check_bound(const Tensor& t, double bound) {

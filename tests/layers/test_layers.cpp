@@ -7,15 +7,10 @@
 #include "layers/layers.h"
 
 using namespace kiln;
+using kiln::test::names_of;
 using kiln::test::random_input;
 
 namespace {
-
-std::vector<std::string> names_of(const NamedTensors& named) {
-  std::vector<std::string> out;
-  for (const auto& entry : named) out.push_back(entry.first);
-  return out;
-}
 
 // Every value within ±bound, reaching close to it, with the mean and variance of U(−bound, bound).
 void check_uniform(const Tensor& t, double bound) {

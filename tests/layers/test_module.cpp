@@ -5,14 +5,9 @@
 #include "layers/layers.h"
 
 using namespace kiln;
+using kiln::test::names_of;
 
 namespace {
-
-std::vector<std::string> names_of(const NamedTensors& named) {
-  std::vector<std::string> out;
-  for (const auto& entry : named) out.push_back(entry.first);
-  return out;
-}
 
 std::shared_ptr<Sequential> small_mlp(uint64_t seed) {
   Generator g(seed);

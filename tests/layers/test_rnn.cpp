@@ -13,15 +13,10 @@
 #include "layers/layers.h"
 
 using namespace kiln;
+using kiln::test::names_of;
 using kiln::test::random_input;
 
 namespace {
-
-std::vector<std::string> names_of(const NamedTensors& named) {
-  std::vector<std::string> out;
-  for (const auto& entry : named) out.push_back(entry.first);
-  return out;
-}
 
 double sig(double v) { return 1 / (1 + std::exp(-v)); }
 
