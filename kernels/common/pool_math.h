@@ -39,4 +39,19 @@ KILN_HD int64_t nearest_source_index(int64_t dst, int64_t in, int64_t out, float
   return src < in - 1 ? src : in - 1;
 }
 
+// The first output index dst in [0, out] whose nearest source index is ≥ target. The source index is
+// non-decreasing in dst, so [first_nearest_dst(i), first_nearest_dst(i + 1)) are exactly the outputs
+// that copy input i: the CUDA backward gathers its gradient over them, one thread per input.
+KILN_HD int64_t first_nearest_dst(int64_t target, int64_t in, int64_t out, float step) {
+  int64_t lo = 0, hi = out;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (nearest_source_index(mid, in, out, step) >= target)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 }  // namespace kiln

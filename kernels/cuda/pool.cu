@@ -43,20 +43,6 @@ __device__ __forceinline__ AvgWindow avg_window(int64_t o, int64_t in, int64_t k
   return {start > 0 ? start : 0, end < in ? end : in, end - start};
 }
 
-// The first output index dst in [0, out] whose nearest source index is ≥ target (the source index is
-// non-decreasing in dst, so binary search finds exactly the outputs that copy a given input).
-__device__ __forceinline__ int64_t first_nearest_dst(int64_t target, int64_t in, int64_t out, float step) {
-  int64_t lo = 0, hi = out;
-  while (lo < hi) {
-    const int64_t mid = lo + (hi - lo) / 2;
-    if (nearest_source_index(mid, in, out, step) >= target)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
-}
-
 #define KILN_GRID_STRIDE(e, total) \
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < (total); e += int64_t(gridDim.x) * blockDim.x)
 

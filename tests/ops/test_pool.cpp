@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/common/pool_math.h"
 #include "kiln_test.h"
 
 using namespace kiln;
@@ -186,6 +187,27 @@ TEST_CASE("upsample_nearest2d copies from src = floor(dst·in/out), or floor(dst
   Tensor leaf = f64({0, 1, 2, 3, 4}, {1, 1, 5, 1}, true);
   sum(upsample_nearest2d(leaf, {8, 1}, {1.7, 0.0})).backward();
   CHECK_CLOSE(leaf.grad(), {2, 2, 2, 1, 1}, 0, 0);
+}
+
+// The CUDA backward of nearest upsampling gathers, one thread per input i, the outputs
+// [first_nearest_dst(i), first_nearest_dst(i + 1)); the index math is shared, so the CPU checks here that
+// those ranges are exactly the outputs whose nearest source is i, for sizes and scale factors alike.
+TEST_CASE("first_nearest_dst inverts nearest_source_index (the CUDA upsampling backward's ranges)", "[pool]") {
+  for (int64_t in : {1, 2, 3, 5, 7, 16}) {
+    for (int64_t out : {1, 2, 3, 4, 8, 9, 13, 32, 82}) {
+      for (double scale : {0.0, 1.7, 2.5, double(out) / double(in), 0.6}) {
+        if (scale > 0 && int64_t(std::floor(double(in) * scale)) != out) continue;  // a scale fixes out
+        const float step = nearest_step(in, out, scale);
+        INFO("in " << in << " out " << out << " scale " << scale);
+        std::vector<int64_t> owner(static_cast<size_t>(out));
+        for (int64_t o = 0; o < out; ++o) owner[size_t(o)] = nearest_source_index(o, in, out, step);
+        for (int64_t i = 0; i < in; ++i) {
+          const int64_t lo = first_nearest_dst(i, in, out, step), end = first_nearest_dst(i + 1, in, out, step);
+          for (int64_t o = 0; o < out; ++o) CHECK((owner[size_t(o)] == i) == (o >= lo && o < end));
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("max_pool2d: gradient checks over windows, 3-D and strided inputs", "[pool][gradcheck]") {
