@@ -1,0 +1,172 @@
+// The help pages of the kiln command line. docs/cli.md says the same at more length; keep the two in step.
+#include "apps/help_text.h"
+
+#include <cstring>
+
+namespace kiln::apps {
+namespace {
+
+const char* kOverview =
+    "usage: kiln <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train [MODEL]   train a model on its default data (dcgan when no MODEL is given)\n"
+    "  resume RUN      continue a run from its checkpoint, bit for bit\n"
+    "  sample RUN      new images, text, melodies or sentences from a trained run\n"
+    "  eval RUN        the run's figure of merit on held-out data\n"
+    "  style --content A.png --style B.png   neural style transfer\n"
+    "  ops             list the op table (every differentiable op kiln has)\n"
+    "  help [COMMAND]  this overview, or one command's flags and examples (also: kiln COMMAND --help)\n"
+    "\n"
+    "examples:\n"
+    "  kiln train                         # DCGAN on Fashion-MNIST, on the GPU if there is one\n"
+    "  kiln train gpt --corpus music      # a GPT on MIDI event tokens\n"
+    "  kiln sample runs/dcgan-20261122-101500 --interpolate\n"
+    "  kiln help train\n";
+
+const char* kTrain =
+    "usage: kiln train [MODEL] [options]\n"
+    "\n"
+    "MODEL is one of\n"
+    "  dcgan       DCGAN image generator on Fashion-MNIST (the default)\n"
+    "  vae         convolutional VAE on Fashion-MNIST\n"
+    "  classifier  CNN classifier on Fashion-MNIST (also the feature extractor of the Fréchet distance\n"
+    "              for image generators, and of style transfer)\n"
+    "  gpt         GPT language model on Debian's fortunes (--corpus text) or on MIDI event tokens of\n"
+    "              Debian's MIDI music (--corpus music)\n"
+    "  charrnn     multi-layer LSTM language model (same corpora as gpt)\n"
+    "  rnnvae      sentence VAE (LSTM encoder/decoder, KL annealing, word dropout) on the lines of the\n"
+    "              text corpus\n"
+    "  mlp         the two-layer perceptron demo\n"
+    "\n"
+    "options (every model):\n"
+    "  --data PATH     data set: an MNIST-format folder (IDX files, gzip or not; default:\n"
+    "                  /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist), for dcgan and vae\n"
+    "                  also a folder of PNG/JPEG/BMP pictures; a UTF-8 text file or folder for text; a .mid\n"
+    "                  file or folder for music\n"
+    "  --steps N | --epochs N   length of the run (defaults depend on the model and the device)\n"
+    "  --batch N       examples per step\n"
+    "  --lr X          learning rate\n"
+    "  --device D      auto (default: the GPU when there is one), cpu, cuda, cuda:N\n"
+    "  --seed N        seed of initialization, shuffling and noise (default 0)\n"
+    "  --out DIR       run folder (default runs/MODEL-DATE-TIME; an existing run is never overwritten)\n"
+    "  --sample-every N, --log-every N, --checkpoint-every N   in steps\n"
+    "  --limit N       train on the first N examples only\n"
+    "  --deterministic deterministic CUDA algorithms: a rerun or a resumed run on the GPU gives the same\n"
+    "                  bits (somewhat slower; the CPU is always deterministic)\n"
+    "\n"
+    "model options:\n"
+    "  dcgan --latent N --features N --ema DECAY --image-size 28|64 --channels 1|3 (picture folders:\n"
+    "      64×64 colour by default)\n"
+    "  vae --latent N;  mlp --hidden N\n"
+    "  gpt --corpus text|music --context N --layers N --heads N --width N --dropout P --warmup N\n"
+    "      --weight-decay X --temperature X --top-k N --val-windows N\n"
+    "  charrnn --corpus text|music --context N --layers N --hidden N --embed N --dropout P --clip X\n"
+    "      --temperature X --top-k N --val-windows N\n"
+    "  rnnvae --max-len N --embed N --hidden N --latent N --anneal STEPS --word-dropout P --clip X\n"
+    "      --temperature X\n"
+    "\n"
+    "A run folder holds config.json, metrics.csv, curves.svg, samples/, model.safetensors,\n"
+    "checkpoint.safetensors and report.html (one self-contained page: open it in a browser).\n"
+    "Ctrl-C stops a run cleanly with a checkpoint (exit status 130); kiln resume continues it.\n"
+    "\n"
+    "examples:\n"
+    "  kiln train                         # DCGAN on Fashion-MNIST\n"
+    "  kiln train vae --epochs 10 --device cuda\n"
+    "  kiln train classifier --batch 128 --lr 1e-3\n"
+    "  kiln train dcgan --data ~/mnist --steps 2000 --out runs/my-gan\n"
+    "  kiln train gpt --data ~/books --steps 5000 --context 256\n"
+    "  kiln train charrnn --corpus music --data ~/midi --device cpu\n";
+
+const char* kResume =
+    "usage: kiln resume RUN [options]\n"
+    "\n"
+    "Continues RUN from its checkpoint with the flags it was trained with (recorded in config.json).\n"
+    "Options given here override the recorded ones, e.g. a larger --steps to train longer, or --device to\n"
+    "move the run (it then continues, but not bit for bit). On the CPU, and on a GPU in --deterministic\n"
+    "mode, a resumed run gives the same losses and weights as one that was never interrupted.\n"
+    "\n"
+    "examples:\n"
+    "  kiln resume runs/my-gan                 # after Ctrl-C, a crash or a time limit\n"
+    "  kiln resume runs/my-gan --steps 5000    # train longer\n"
+    "  kiln resume runs/my-gan --device cpu\n";
+
+const char* kSample =
+    "usage: kiln sample RUN [options]\n"
+    "\n"
+    "New samples from a trained run, written into RUN/samples/ unless --out says otherwise.\n"
+    "  dcgan, vae      an image grid: --count N (64), --interpolate (rows that walk in a straight line\n"
+    "                  between two random latent points), --seed N, --out FILE.png\n"
+    "  gpt, charrnn    --length N new tokens (1000) drawn with --temperature X (0.8) and --top-k N (0: all),\n"
+    "                  from --seed N, written to --out STEM: STEM.txt, or STEM.mid and STEM.wav for music\n"
+    "  rnnvae          --count N sentences (10) decoded from random codes at --temperature X, or\n"
+    "                  --interpolate: the sentences on a straight line between the codes of two\n"
+    "                  validation sentences; --out FILE.txt\n"
+    "  --device D      auto (default), cpu, cuda, cuda:N\n"
+    "\n"
+    "examples:\n"
+    "  kiln sample runs/my-gan --interpolate --out walk.png\n"
+    "  kiln sample runs/gpt-20261122-101500 --length 2000 --temperature 0.7 --top-k 40\n"
+    "  kiln sample runs/rnnvae-20261122-101500 --interpolate\n";
+
+const char* kEval =
+    "usage: kiln eval RUN [options]\n"
+    "\n"
+    "The run's figure of merit on held-out data:\n"
+    "  classifier      test accuracy\n"
+    "  vae             test loss per image (negative ELBO, nats)\n"
+    "  dcgan           Fréchet distance of --count N samples (10000) to the test set, on the features of a\n"
+    "                  kiln-trained classifier (the newest runs/classifier-*, or --classifier RUN_OR_FILE)\n"
+    "  gpt, charrnn    validation loss in nats and bits per symbol (--windows N: the first N windows only)\n"
+    "  rnnvae          validation loss per sentence (negative ELBO; --count N sentences)\n"
+    "  --data PATH     evaluate on other data than the run's; --seed N (noise of VAEs and GANs);\n"
+    "  --device D      auto (default), cpu, cuda, cuda:N\n"
+    "\n"
+    "examples:\n"
+    "  kiln eval runs/classifier-20261122-101500\n"
+    "  kiln eval runs/my-gan --classifier runs/classifier-20261122-101500\n"
+    "  kiln eval runs/gpt-20261122-101500 --windows 128\n";
+
+const char* kStyle =
+    "usage: kiln style --content A.png --style B.png [options]\n"
+    "\n"
+    "Neural style transfer (Gatys et al.): optimizes a picture, starting from the content image, so that\n"
+    "its features match the content image's and its Gram matrices match the style image's.\n"
+    "  --network N     classifier (default: kiln's Fashion-MNIST classifier, grey) or vgg19 (colour)\n"
+    "  --weights W     the classifier's run folder or safetensors file (default: the newest\n"
+    "                  runs/classifier-*); for vgg19 a safetensors file of torchvision's vgg19().features\n"
+    "                  (docs/cli.md shows how to make it; kiln downloads nothing)\n"
+    "  --size N        pictures are resized to N×N (128; 256 for vgg19)\n"
+    "  --steps N (300), --optimizer adam|lbfgs, --lr X (0.02)\n"
+    "  --content-weight X (1), --style-weight X (1e6)\n"
+    "  --device D, --out FILE.png (style.png)\n"
+    "\n"
+    "examples:\n"
+    "  kiln style --content boot.png --style bag.png --weights runs/classifier-20261122-101500\n"
+    "  kiln style --network vgg19 --weights vgg19.safetensors --content a.jpg --style b.jpg --size 256\n";
+
+const char* kOps =
+    "usage: kiln ops\n"
+    "\n"
+    "Lists kiln's op table: every op, whether it has a gradient, and how many CUDA devices are visible.\n";
+
+}  // namespace
+
+const char* command_help(const std::string& command) {
+  if (command.empty() || command == "help") return kOverview;
+  if (command == "train") return kTrain;
+  if (command == "resume") return kResume;
+  if (command == "sample") return kSample;
+  if (command == "eval") return kEval;
+  if (command == "style") return kStyle;
+  if (command == "ops") return kOps;
+  return nullptr;
+}
+
+bool wants_help(int argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i)
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) return true;
+  return false;
+}
+
+}  // namespace kiln::apps
