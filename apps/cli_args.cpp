@@ -4,8 +4,19 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 namespace kiln::cli {
+namespace {
+
+// A bound as people write it: 1e-12, 0.5, 100 (std::to_string would print 0.000000 and 100.000000).
+std::string number_text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
 
 Args::Args(int argc, char** argv, int first, const std::vector<std::string>& known,
            const std::vector<std::string>& switches)
@@ -32,6 +43,12 @@ Args::Args(int argc, char** argv, int first, const std::vector<std::string>& kno
     }
     values_[name] = is_switch ? "1" : value;
   }
+}
+
+void Args::allow_only(const std::vector<std::string>& names, const std::string& what) const {
+  for (const auto& [name, value] : values_)
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      throw UsageError("--" + name + " does not apply to " + what);
 }
 
 bool Args::knows(const std::string& name) const {
@@ -66,7 +83,7 @@ double Args::get_double(const std::string& name, double fallback, double lo, dou
   if (s.empty() || *end != '\0') throw UsageError("--" + name + " expects a number, got '" + s + "'");
   if (!std::isfinite(v)) throw UsageError("--" + name + " must be a finite number, got '" + s + "'");
   if (v < lo || v > hi)
-    throw UsageError("--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
+    throw UsageError("--" + name + " must be between " + number_text(lo) + " and " + number_text(hi) + ", got " + s);
   return v;
 }
 

@@ -24,6 +24,9 @@ class Args {
   const std::vector<std::string>& positional() const { return positional_; }
   // Every flag given, name → value ("1" for switches), e.g. to record a run's command line.
   const std::map<std::string, std::string>& values() const { return values_; }
+  // A usage error for the first flag given that is not in `names`, e.g. allow_only({"count", "seed"},
+  // "a dcgan run"): "--length does not apply to a dcgan run".
+  void allow_only(const std::vector<std::string>& names, const std::string& what) const;
   // Whether `name` is one of the flags this parser accepts.
   bool knows(const std::string& name) const;
   std::string get_string(const std::string& name, const std::string& fallback) const;

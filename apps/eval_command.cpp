@@ -7,9 +7,12 @@
 //               corpus's held-out last 10% (--windows N: the first N only)
 //   rnnvae      validation loss per sentence (negative ELBO at z = μ + σ·ε, ε from --seed) over the held-out
 //               sentences (--count N: the first N only)
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
@@ -31,6 +34,12 @@ int eval_command(int argc, char** argv, int first) {
   const RunDir run = RunDir::open(args.positional()[0]);
   const Config config = run.read_config();
   const std::string model = config_value(run, config, "model");
+  const std::map<std::string, std::vector<std::string>> flags_of = {
+      {"classifier", {"device", "data"}},         {"vae", {"device", "data", "seed"}},
+      {"dcgan", {"device", "data", "classifier", "count", "seed"}},
+      {"gpt", {"device", "data", "windows"}},     {"charrnn", {"device", "data", "windows"}},
+      {"rnnvae", {"device", "data", "count", "seed"}}};
+  if (flags_of.count(model)) args.allow_only(flags_of.at(model), "evaluating a " + model + " run");
   const Device device = parse_device(args.get_string("device", "auto"));
   const std::string data_dir = args.get_string("data", config_value(run, config, "data"));
   Generator noise(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
@@ -65,7 +74,7 @@ int eval_command(int argc, char** argv, int first) {
                 run.path().c_str(), fd, (long long)count, (long long)data.test.images.size(0), clf_path.c_str());
   } else if (model == "gpt" || model == "charrnn") {
     const LanguageModel lm = load_language_model(run, device);
-    const TokenData data = load_token_data(lm.corpus, args.get_string("data", lm.data));
+    const TokenData data = load_run_data(run, lm.corpus, args.get_string("data", ""));
     const int64_t windows = std::min<int64_t>(args.get_int("windows", int64_t(1) << 40, 1, int64_t(1) << 40),
                                      (data.validation.numel() - 1) / lm.context);
     KILN_CHECK(windows > 0, "the validation part of ", data.description, " is shorter than one window of ",
@@ -75,7 +84,7 @@ int eval_command(int argc, char** argv, int first) {
                 run.path().c_str(), loss, loss / std::log(2.0), (long long)windows, (long long)lm.context,
                 data.description.c_str());
   } else if (model == "rnnvae") {
-    SentenceVae s = load_sentence_vae(run, device);
+    SentenceVae s = load_sentence_vae(run, device, args.get_string("data", ""));
     const Specials sp(s.data.vocab);
     const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp);
     const int64_t count = std::min<int64_t>(args.get_int("count", int64_t(1) << 40, 1, int64_t(1) << 40), val.count);

@@ -56,6 +56,9 @@ int train(int argc, char** argv) {
 // flags given here (e.g. a larger --steps or another --device), with --out RUN --resume.
 int resume(int argc, char** argv) {
   if (argc < 3 || argv[2][0] == '-') throw kiln::cli::UsageError("kiln resume takes a run folder first");
+  for (int i = 3; i < argc; ++i)
+    if (std::string(argv[i]).rfind("--out", 0) == 0 || std::string(argv[i]).rfind("--resume", 0) == 0)
+      throw kiln::cli::UsageError(std::string(argv[i]) + ": a resumed run stays in its folder");
   const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
   const kiln::apps::Config config = run.read_config();
   std::vector<std::string> words = {argv[0], "train", kiln::apps::config_value(run, config, "model")};
@@ -72,7 +75,8 @@ int resume(int argc, char** argv) {
   return train(int(args.size()), args.data());
 }
 
-int list_ops() {
+int list_ops(int argc, char** argv) {
+  if (argc > 2) throw kiln::cli::UsageError(std::string("kiln ops takes no arguments, got '") + argv[2] + "'");
   for (int i = 0; i < kiln::kOpCount; ++i) {
     auto op = kiln::OpId(i);
     std::printf("%-34s %s\n", kiln::op_name(op), kiln::op_is_differentiable(op) ? "" : "(no gradient)");
@@ -98,7 +102,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "train") return train(argc, argv);
-    if (cmd == "ops") return list_ops();
+    if (cmd == "ops") return list_ops(argc, argv);
     if (cmd == "resume") return resume(argc, argv);
     if (cmd == "sample") return kiln::apps::sample_command(argc, argv, 2);
     if (cmd == "eval") return kiln::apps::eval_command(argc, argv, 2);

@@ -85,8 +85,16 @@ RunDir RunDir::create(const std::string& out, const std::string& model) {
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
     base = "runs/" + model + "-" + stamp;
   }
+  // A run never writes into a folder that holds anything (another run, or files of the user's): it takes
+  // the first free name of base, base-2, base-3, ... and says so when that is not the folder asked for.
+  auto taken = [](const std::string& p) {
+    std::error_code ec;
+    return fs::exists(p, ec) && !(fs::is_directory(p, ec) && fs::is_empty(p, ec));
+  };
   std::string path = base;
-  for (int n = 2; fs::exists(fs::path(path) / "config.json"); ++n) path = base + "-" + std::to_string(n);
+  for (int n = 2; taken(path); ++n) path = base + "-" + std::to_string(n);
+  if (!out.empty() && path != out)
+    std::fprintf(stderr, "kiln: '%s' is not empty; this run goes to '%s'\n", out.c_str(), path.c_str());
   std::error_code ec;
   fs::create_directories(fs::path(path) / "samples", ec);
   KILN_CHECK(!ec, "cannot create the run folder '", path, "': ", ec.message());

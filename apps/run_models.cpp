@@ -1,9 +1,13 @@
 #include "apps/run_models.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include "apps/model_io.h"
 #include "apps/sentence_data.h"
+#include "apps/vocabulary.h"
 #include "core/error.h"
 #include "models/char_rnn.h"
 #include "models/gpt.h"
@@ -17,7 +21,40 @@ std::string config_value(const RunDir& run, const Config& config, const std::str
   return it->second;
 }
 
+int64_t config_int(const RunDir& run, const Config& config, const std::string& key, int64_t lo, int64_t hi) {
+  const std::string text = config_value(run, config, key);
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  KILN_CHECK(!text.empty() && *end == '\0' && errno != ERANGE && v >= lo && v <= hi, "'", run.file("config.json"),
+             "': '", key, "' is '", text, "', expected an integer from ", lo, " to ", hi);
+  return v;
+}
+
+double config_double(const RunDir& run, const Config& config, const std::string& key, double lo, double hi) {
+  const std::string text = config_value(run, config, key);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  KILN_CHECK(!text.empty() && *end == '\0' && std::isfinite(v) && v >= lo && v <= hi, "'", run.file("config.json"),
+             "': '", key, "' is '", text, "', expected a number from ", lo, " to ", hi);
+  return v;
+}
+
+void use_vocabulary_of(const RunDir& run, TokenData& d) {
+  const Config config = run.read_config();
+  const int64_t vocab = config.count("vocab") ? config_int(run, config, "vocab", 1, 1 << 20) : d.vocab;
+  use_run_vocabulary(d, run, config, vocab);
+}
+
+TokenData load_run_data(const RunDir& run, const std::string& corpus, const std::string& path) {
+  TokenData d = load_token_data(corpus, path.empty() ? config_value(run, run.read_config(), "data") : path);
+  use_vocabulary_of(run, d);
+  return d;
+}
+
 namespace {
+
+constexpr int64_t kMaxSize = int64_t(1) << 20;  // the largest width, latent size or length a config may give
 
 void check_model(const RunDir& run, const Config& config, const std::string& expected) {
   const std::string model = config_value(run, config, "model");
@@ -37,10 +74,10 @@ std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, 
   const Config config = run.read_config();
   check_model(run, config, "dcgan");
   models::DcganConfig c;
-  c.latent = std::stoll(config_value(run, config, "latent"));
-  c.g_features = c.d_features = std::stoll(config_value(run, config, "features"));
-  c.channels = std::stoll(config_value(run, config, "channels"));
-  c.image_size = std::stoll(config_value(run, config, "image_size"));
+  c.latent = config_int(run, config, "latent", 1, kMaxSize);
+  c.g_features = c.d_features = config_int(run, config, "features", 1, kMaxSize);
+  c.channels = config_int(run, config, "channels", 1, 3);
+  c.image_size = config_int(run, config, "image_size", 28, 64);
   auto g = std::make_shared<models::DcganGenerator>(c);
   load_weights(*g, weights_file(run));
   g->to(device);
@@ -51,8 +88,8 @@ std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, 
 std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device) {
   const Config config = run.read_config();
   check_model(run, config, "vae");
-  auto vae = std::make_shared<models::ConvVAE>(std::stoll(config_value(run, config, "latent")),
-                                              std::stoll(config_value(run, config, "channels")));
+  auto vae = std::make_shared<models::ConvVAE>(config_int(run, config, "latent", 1, kMaxSize),
+                                              config_int(run, config, "channels", 1, 3));
   load_weights(*vae, weights_file(run));
   vae->to(device);
   vae->eval();
@@ -65,12 +102,11 @@ LanguageModel load_language_model(const RunDir& run, Device device) {
   lm.kind = config_value(run, config, "model");
   KILN_CHECK(lm.kind == "gpt" || lm.kind == "charrnn", "run '", run.path(), "' trained a ", lm.kind,
              ", not a language model (gpt or charrnn)");
-  auto number = [&](const std::string& key) { return std::stoll(config_value(run, config, key)); };
+  auto number = [&](const std::string& key) { return config_int(run, config, key, 1, kMaxSize); };
   lm.corpus = config_value(run, config, "corpus");
-  lm.data = config_value(run, config, "data");
   lm.context = number("context");
   lm.vocab = number("vocab");
-  const double dropout = std::stod(config_value(run, config, "dropout"));
+  const double dropout = config_double(run, config, "dropout", 0.0, 1.0);
   Generator init(0);  // the weights are replaced by the run's
   if (lm.kind == "gpt")
     lm.model = std::make_shared<models::GPT>(models::GptConfig{.vocab = lm.vocab,
@@ -93,17 +129,17 @@ LanguageModel load_language_model(const RunDir& run, Device device) {
   return lm;
 }
 
-SentenceVae load_sentence_vae(const RunDir& run, Device device) {
+SentenceVae load_sentence_vae(const RunDir& run, Device device, const std::string& data) {
   const Config config = run.read_config();
   check_model(run, config, "rnnvae");
   SentenceVae s;
-  s.data = load_token_data("text", config_value(run, config, "data"));
-  s.max_len = std::stoll(config_value(run, config, "max_len"));
+  s.data = load_run_data(run, "text", data);
+  s.max_len = config_int(run, config, "max_len", 8, kMaxSize);
   Generator init(0);  // the weights are replaced by the run's
   s.vae = std::make_shared<models::RnnVAE>(models::RnnVaeConfig{.vocab = Specials(s.data.vocab).vocab,
-                                                                .embed = std::stoll(config_value(run, config, "embed")),
-                                                                .hidden = std::stoll(config_value(run, config, "hidden")),
-                                                                .latent = std::stoll(config_value(run, config, "latent"))},
+                                                                .embed = config_int(run, config, "embed", 1, kMaxSize),
+                                                                .hidden = config_int(run, config, "hidden", 1, kMaxSize),
+                                                                .latent = config_int(run, config, "latent", 1, kMaxSize)},
                                            init);
   load_weights(*s.vae, weights_file(run));
   s.vae->to(device);
@@ -118,7 +154,7 @@ std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_fi
     RunDir run = RunDir::open(path);
     const Config config = run.read_config();
     check_model(run, config, "classifier");
-    if (config.count("classes")) classes = std::stoll(config.at("classes"));
+    if (config.count("classes")) classes = config_int(run, config, "classes", 2, kMaxSize);
     path = weights_file(run);
   }
   auto clf = std::make_shared<models::Classifier>(1, classes);

@@ -17,6 +17,15 @@ namespace kiln::apps {
 
 // The config value `key`, or an error naming the run folder.
 std::string config_value(const RunDir& run, const Config& config, const std::string& key);
+// The config value `key` as a number in [lo, hi], or an error naming config.json, the key and the value.
+int64_t config_int(const RunDir& run, const Config& config, const std::string& key, int64_t lo, int64_t hi);
+double config_double(const RunDir& run, const Config& config, const std::string& key, double lo, double hi);
+
+// A sequence run's token data: its own (config "data"), or `path` instead when given, in the ids the
+// run's model was trained with (apps/vocabulary.h).
+TokenData load_run_data(const RunDir& run, const std::string& corpus, const std::string& path);
+// Re-encodes `d` in the ids of `run`'s model (for a resumed run, whose corpus may have changed).
+void use_vocabulary_of(const RunDir& run, TokenData& d);
 
 std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, Device device);
 std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device);
@@ -25,18 +34,17 @@ struct LanguageModel {
   std::shared_ptr<UnaryModule> model;
   std::string kind;     // "gpt" or "charrnn"
   std::string corpus;   // "text" or "music"
-  std::string data;     // the data path it trained on ("" = the corpus's default)
   int64_t context = 0;  // tokens per window
   int64_t vocab = 0;
 };
 LanguageModel load_language_model(const RunDir& run, Device device);
-// A sentence VAE run (rnnvae), with the sentences of its corpus (the vocabulary comes from the corpus).
+// A sentence VAE run (rnnvae), with the sentences of its corpus, or of `data` instead when given.
 struct SentenceVae {
   std::shared_ptr<models::RnnVAE> vae;
   TokenData data;
   int64_t max_len = 0;
 };
-SentenceVae load_sentence_vae(const RunDir& run, Device device);
+SentenceVae load_sentence_vae(const RunDir& run, Device device, const std::string& data = "");
 // A classifier's weights from a run folder or a .safetensors file.
 std::shared_ptr<models::Classifier> load_classifier(const std::string& run_or_file, Device device);
 // The newest runs/classifier-*/model.safetensors, or "" when there is none.

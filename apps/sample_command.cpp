@@ -37,7 +37,7 @@ Tensor interpolation_latents(int64_t rows, int64_t steps, int64_t latent, Genera
 // A language model's sample: text, or MIDI + WAV, at --out (a path without extension).
 int sample_sequence(const RunDir& run, const cli::Args& args, Device device) {
   const LanguageModel lm = load_language_model(run, device);
-  const TokenData data = load_token_data(lm.corpus, lm.data);
+  const TokenData data = load_run_data(run, lm.corpus, "");
   Generator g(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
   const int64_t length = args.get_int("length", 1000, 1, 1 << 20);
   const double temperature = args.get_double("temperature", 0.8, 1e-6, 100.0);
@@ -87,6 +87,13 @@ int sample_command(int argc, char** argv, int first) {
   const RunDir run = RunDir::open(args.positional()[0]);
   const Config config = run.read_config();
   const std::string model = config_value(run, config, "model");
+  const std::string what = "sampling a " + model + " run";
+  if (model == "gpt" || model == "charrnn")
+    args.allow_only({"device", "seed", "out", "length", "temperature", "top-k"}, what);
+  else if (model == "rnnvae")
+    args.allow_only({"device", "seed", "out", "temperature", "count", "interpolate"}, what);
+  else
+    args.allow_only({"device", "seed", "out", "count", "interpolate"}, what);
   const Device device = parse_device(args.get_string("device", "auto"));
   if (model == "gpt" || model == "charrnn") return sample_sequence(run, args, device);
   if (model == "rnnvae") return sample_sentences(run, args, device);

@@ -46,9 +46,12 @@ int train_dcgan(int argc, char** argv, int first) {
     throw cli::UsageError("--channels must be 1 or 3");
   const data::ImageFolderOptions folder_options{.size = int(args.get_int("image-size", folder ? 64 : 28, 28, 64)),
                                                 .channels = int(args.get_int("channels", folder ? 3 : 1, 1, 3))};
+  if (!folder && (folder_options.size != 28 || folder_options.channels != 1))
+    throw cli::UsageError("--image-size and --channels resize folders of pictures; MNIST-format data is 28×28 grey");
   ImageData data = load_image_data(o.data, o.limit, true, folder_options);
   config.channels = data.train.images.size(1);
   config.image_size = data.train.images.size(2);
+  check_batch_fits(o.batch, data.train.images.size(0), data.description);
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   if (o.epochs == 0 && !args.has("steps")) {
     if (cpu)

@@ -7,14 +7,18 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
 #include "apps/model_io.h"
 #include "apps/resumable.h"
+#include "apps/run_models.h"
 #include "apps/token_data.h"
 #include "apps/train_seq.h"
 #include "apps/training_run.h"
+#include "apps/vocabulary.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
@@ -45,7 +49,12 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   const bool gpt = kind == "gpt";
   cli::Args args = train_args(argc, argv, first,
                               {"corpus", "context", "layers", "heads", "width", "hidden", "embed", "dropout", "warmup",
-                               "weight-decay", "clip", "temperature", "top-k", "val-windows"});
+                               "decay-steps", "weight-decay", "clip", "temperature", "top-k", "val-windows"});
+  const std::vector<std::string> other_kinds_flags =
+      gpt ? std::vector<std::string>{"hidden", "embed", "clip"}
+          : std::vector<std::string>{"heads", "width", "warmup", "decay-steps", "weight-decay"};
+  for (const std::string& name : other_kinds_flags)
+    if (args.has(name)) throw cli::UsageError("--" + name + " does not apply to " + kind);
   TrainOptions defaults;
   defaults.model = kind;
   defaults.lr = gpt ? 1e-3 : 2e-3;
@@ -64,6 +73,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   const int64_t val_windows = args.get_int("val-windows", cpu ? 128 : 1000000, 1, 1LL << 40);
   const std::string corpus = args.get_string("corpus", "text");
   TokenData data = load_token_data(corpus, o.data);
+  if (o.resume) use_vocabulary_of(RunDir::open(o.out), data);  // the ids it was trained with
   KILN_CHECK(data.validation.numel() > context && data.train.numel() > context + 1, "the corpus is too short for ",
              "windows of ", context, " tokens (", data.train.numel(), " training and ", data.validation.numel(),
              " validation tokens): pass a smaller --context or more data");
@@ -75,6 +85,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   double clip = 0.0;
   Config model_config = {{"corpus", corpus}, {"vocab", std::to_string(data.vocab)},
                          {"context", std::to_string(context)}, {"dropout", exact_number(dropout)}};
+  if (corpus == "text") model_config["symbols"] = symbols_text(data.text);
   if (gpt) {
     const int64_t heads = args.get_int("heads", cpu ? 4 : 6, 1, 256), width = args.get_int("width", cpu ? 128 : 384, 1, 1 << 16);
     if (width % heads != 0)
@@ -87,13 +98,18 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
                         .dropout = dropout};
     auto m = std::make_shared<models::GPT>(c, rng);
     m->to(o.device);
-    const int64_t warmup = args.get_int("warmup", std::min<int64_t>(100, o.steps / 10), 0, o.steps);
+    // The cosine decay's length is a setting of its own (nanoGPT's lr_decay_iters), recorded with the run:
+    // `kiln resume RUN --steps MORE` then goes on at the final learning rate instead of stretching the
+    // schedule, and a resumed run is the same as one that ran straight through.
+    const int64_t decay_steps = args.get_int("decay-steps", o.steps, 1, int64_t(1) << 40);
+    const int64_t warmup = args.get_int("warmup", std::min<int64_t>(100, decay_steps / 10), 0, decay_steps);
     const double weight_decay = args.get_double("weight-decay", 0.1, 0.0, 10.0);
     optimizer = std::make_unique<AdamW>(m->parameters(), o.lr,
                                         AdamOptions{.beta1 = 0.9, .beta2 = 0.99, .weight_decay = weight_decay});
-    schedule = std::make_unique<CosineWarmupLR>(o.lr, warmup, o.steps, o.lr / 10);
+    schedule = std::make_unique<CosineWarmupLR>(o.lr, warmup, decay_steps, o.lr / 10);
     model_config.insert({{"layers", std::to_string(c.layers)}, {"heads", std::to_string(c.heads)},
                          {"width", std::to_string(c.width)}, {"warmup", std::to_string(warmup)},
+                         {"decay_steps", std::to_string(decay_steps)},
                          {"weight_decay", exact_number(weight_decay)}});
     model = m;
   } else {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "apps/train_options.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
@@ -45,6 +46,7 @@ double train_mlp(const MlpConfig& cfg) {
   std::vector<int64_t> train_y = train.labels.to_vector<int64_t>(), test_y = test.labels.to_vector<int64_t>();
   int64_t n_train = train.images.size(0);
   if (cfg.limit > 0) n_train = std::min(n_train, cfg.limit);
+  check_batch_fits(cfg.batch, n_train, cfg.data_dir);
   std::printf("kiln demo: MLP %lld-%lld-10 on %s (%lld training images, %lld test), batch %lld, SGD lr %g momentum %g, cpu\n",
               (long long)pixels, (long long)cfg.hidden, cfg.data_dir.c_str(), (long long)n_train,
               (long long)test.images.size(0), (long long)cfg.batch, cfg.lr, cfg.momentum);

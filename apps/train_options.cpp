@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "core/allocator.h"
 #include "core/cuda_context.h"
@@ -71,6 +72,8 @@ cli::Args train_args(int argc, char** argv, int first, const std::vector<std::st
 
 TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   o.data = args.get_string("data", o.data);
+  // Recorded absolute, so that sample, eval and resume find the data from any working directory.
+  if (!o.data.empty()) o.data = std::filesystem::absolute(o.data).lexically_normal().string();
   o.out = args.get_string("out", o.out);
   o.device = parse_device(args.get_string("device", "auto"));
   o.seed = uint64_t(args.get_int("seed", int64_t(o.seed), 0, int64_t(1) << 62));
@@ -92,6 +95,12 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   o.is_flag = [args](const std::string& name) { return args.knows(name); };
   if (!args.positional().empty()) throw cli::UsageError("unexpected argument '" + args.positional()[0] + "'");
   return o;
+}
+
+void check_batch_fits(int64_t batch, int64_t examples, const std::string& data) {
+  if (batch > examples)
+    throw cli::UsageError("--batch " + std::to_string(batch) + " is larger than the " + std::to_string(examples) +
+                          " training examples of " + data);
 }
 
 Config TrainOptions::to_config() const {

@@ -40,6 +40,8 @@ inline const std::vector<std::string> kTrainSwitches = {"resume", "deterministic
 cli::Args train_args(int argc, char** argv, int first, const std::vector<std::string>& extra = {});
 // Reads the shared flags over `defaults` (a model's own defaults for batch, lr, steps, ...).
 TrainOptions parse_train_options(const cli::Args& args, TrainOptions defaults);
+// A usage error when --batch is larger than the `examples` training examples of `data` (no batch to draw).
+void check_batch_fits(int64_t batch, int64_t examples, const std::string& data);
 // The recorded flags as "name=value" lines (config.json's "flags"), and back.
 std::string flags_text(const Config& flags);
 Config flags_from_text(const std::string& text);

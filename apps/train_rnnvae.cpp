@@ -11,10 +11,12 @@
 #include "apps/commands.h"
 #include "apps/model_io.h"
 #include "apps/resumable.h"
+#include "apps/run_models.h"
 #include "apps/sentence_data.h"
 #include "apps/token_data.h"
 #include "apps/train_seq.h"
 #include "apps/training_run.h"
+#include "apps/vocabulary.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
@@ -45,6 +47,7 @@ int train_rnnvae(int argc, char** argv, int first) {
   const double clip = args.get_double("clip", 5.0, 0.0, 1e6);
   const double temperature = args.get_double("temperature", 0.8, 1e-6, 100.0);
   TokenData data = load_token_data("text", o.data);
+  if (o.resume) use_vocabulary_of(RunDir::open(o.out), data);  // the ids it was trained with
   const Specials sp(data.vocab);
   KILN_CHECK(data.text.id_of('\n') >= 0, "the corpus has no line breaks to split sentences at");
   const int64_t newline = data.text.id_of('\n');
@@ -71,7 +74,8 @@ int train_rnnvae(int argc, char** argv, int first) {
                   {{"max_len", std::to_string(max_len)}, {"embed", std::to_string(c.embed)},
                    {"hidden", std::to_string(c.hidden)}, {"latent", std::to_string(c.latent)},
                    {"anneal", std::to_string(anneal)}, {"word_dropout", exact_number(word_dropout)},
-                   {"clip", exact_number(clip)}, {"parameters", std::to_string(vae.parameter_count())}},
+                   {"clip", exact_number(clip)}, {"parameters", std::to_string(vae.parameter_count())},
+                   {"vocab", std::to_string(data.vocab)}, {"symbols", symbols_text(data.text)}},
                   "sent", start + 1);
   const CrossEntropyOptions ce{.ignore_index = sp.pad, .reduction = Reduction::Sum};
   for (int64_t step = start + 1; step <= o.steps; ++step) {

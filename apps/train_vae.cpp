@@ -32,7 +32,10 @@ int train_vae(int argc, char** argv, int first) {
   TrainOptions o = parse_train_options(args, defaults);
   const int64_t latent = args.get_int("latent", 32, 1, 4096);
   ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
+  check_batch_fits(o.batch, data.train.images.size(0), data.description);
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
+  const int64_t shown = std::min<int64_t>(32, data.test.images.size(0)) / 8 * 8;  // whole rows of 8
+  KILN_CHECK(shown >= 8, "the test split has ", data.test.images.size(0), " images; the VAE shows rows of 8");
   if (o.epochs == 0 && !args.has("steps")) o.epochs = o.device.is_cuda() ? 10 : 2;
   if (o.epochs > 0) o.steps = o.epochs * per_epoch;
 
@@ -54,8 +57,6 @@ int train_vae(int argc, char** argv, int first) {
                   {{"latent", std::to_string(latent)},
                    {"channels", std::to_string(data.train.images.size(1))},
                    {"parameters", std::to_string(vae.parameter_count())}}, "img", start + 1);
-  const int64_t shown = std::min<int64_t>(32, data.test.images.size(0)) / 8 * 8;  // whole rows of 8
-  KILN_CHECK(shown >= 8, "the test split has ", data.test.images.size(0), " images; the VAE shows rows of 8");
   const Tensor originals = data.test.images.narrow(0, 0, shown).to(o.device);
   for (int64_t step = start + 1; step <= o.steps; ++step) {
     Tensor x = loader.next()[0];

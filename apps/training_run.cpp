@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/cli_args.h"
 #include "apps/interrupt.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
@@ -16,6 +17,10 @@ TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, 
     : options_(options),
       dir_(options.resume ? RunDir::open(options.out) : RunDir::create(options.out, options.model)),
       progress_(first_step, options.steps, unit, options.device) {
+  if (options.resume && first_step > options.steps)  // checked before anything in the run folder changes
+    throw cli::UsageError("run '" + options.out + "' has already trained " + std::to_string(first_step - 1) +
+                          " steps: resume it with a larger --steps to train longer (it asked for " +
+                          std::to_string(options.steps) + ")");
   install_interrupt_handlers();  // from here on, Ctrl-C stops at a step boundary with a checkpoint
   config_ = options.to_config();
   config_.insert(model_config.begin(), model_config.end());
@@ -55,7 +60,7 @@ Config TrainingRun::resolved_flags(const Config& model_config) const {
   set("sample-every", std::to_string(options_.sample_every));
   set("checkpoint-every", std::to_string(options_.checkpoint_every));
   set("log-every", std::to_string(options_.log_every));
-  set("limit", std::to_string(options_.limit));
+  if (options_.limit > 0) set("limit", std::to_string(options_.limit));  // 0, no limit, is no flag to replay
   if (!options_.data.empty()) set("data", std::filesystem::absolute(options_.data).string());
   for (const auto& [name, value] : model_config) set(name, value);
   return flags;

@@ -15,6 +15,9 @@ int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, Ge
   KILN_CHECK(temperature > 0.0 && std::isfinite(temperature), "sample_token: temperature must be positive, got ",
              temperature);
   const std::vector<double> l = logits.detach().cpu().to(DType::Float64).contiguous().to_vector<double>();
+  for (double v : l)  // −∞ masks a token out; NaN or +∞ means the model's weights have diverged
+    KILN_CHECK(!std::isnan(v) && v != INFINITY, "sample_token: the logits hold ", v, " (has the model diverged? its ",
+               "weights may hold NaN)");
   const int64_t n = int64_t(l.size());
   double cutoff = -INFINITY;
   if (top_k > 0 && top_k < n) {

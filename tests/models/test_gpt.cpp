@@ -1,5 +1,7 @@
 // GPT: PyTorch's parameter names and count for the anchor configuration, shapes, causality; and
 // next-token sampling (greedy limits, top-k, frequencies).
+#include <cmath>
+
 #include "core/random.h"
 #include "kiln_test.h"
 #include "models/gpt.h"
@@ -40,4 +42,9 @@ TEST_CASE("sampling: temperature, top-k and frequencies", "[models][sampling]") 
   // Top-2 softmax: p(1) = e²/(e² + e) = 0.731.
   CHECK(std::abs(counts[1] / 4000.0 - 0.731) < 0.03);
   CHECK_THROWS_WITH_TEXT(sample_token(logits, 0.0, 0, g), "temperature must be positive");
+  // −∞ masks a token out; NaN (a diverged model) is an error, not a silently arbitrary sample
+  Tensor masked = from_vector(std::vector<double>{-INFINITY, 2.0, -INFINITY}, {3}, {.dtype = DType::Float64});
+  CHECK(sample_token(masked, 1.0, 2, g) == 1);
+  Tensor diverged = from_vector(std::vector<double>{0.0, NAN, 1.0}, {3}, {.dtype = DType::Float64});
+  CHECK_THROWS_WITH_TEXT(sample_token(diverged, 1.0, 2, g), "the logits hold nan (has the model diverged?");
 }
