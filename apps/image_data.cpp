@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/error.h"
 #include "core/ops/ops.h"
 
 namespace kiln::apps {
@@ -12,12 +13,34 @@ bool is_mnist_folder(const std::string& dir) {
   return fs::exists(fs::path(dir) / "train-images-idx3-ubyte.gz") || fs::exists(fs::path(dir) / "train-images-idx3-ubyte");
 }
 
+namespace {
+
+// kiln's image models take MNIST-format data as it is (a folder of pictures is resized to the size asked
+// for): 28x28 grey, the size of MNIST and Fashion-MNIST.
+constexpr int64_t kMnistSide = 28;
+
+// Checks the image size of both splits before any model (or run folder) is made, naming the file.
+void check_mnist_size(const std::string& dir, const data::ImageDataset& train, const data::ImageDataset& test) {
+  const int64_t h = train.images.size(2), w = train.images.size(3);
+  KILN_CHECK(h == kMnistSide && w == kMnistSide, "'", data::mnist_file(dir, "train", "images"), "' holds ", h, "x", w,
+             " images; kiln's image models take ", kMnistSide, "x", kMnistSide,
+             " images from MNIST-format files (a folder of pictures is resized instead)");
+  KILN_CHECK(test.images.size(2) == h && test.images.size(3) == w, "'", data::mnist_file(dir, "test", "images"),
+             "' holds ", test.images.size(2), "x", test.images.size(3), " images, but the training images are ", h,
+             "x", w);
+}
+
+}  // namespace
+
 ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric, const data::ImageFolderOptions& folder) {
   const std::string path = dir.empty() ? data::kFashionMnistDir : dir;
+  KILN_CHECK(!std::filesystem::exists(path) || std::filesystem::is_directory(path), "data '", path,
+             "' is a file, not a folder (expected an MNIST-format folder or a folder of pictures)");
   ImageData d;
   if (dir.empty() || is_mnist_folder(path) || !std::filesystem::is_directory(path)) {
     d.train = data::load_mnist_format(path, "train");
     d.test = data::load_mnist_format(path, "test");
+    check_mnist_size(path, d.train, d.test);
     d.description = dir.empty() ? "Fashion-MNIST" : path;
   } else {
     data::ImageFolder f = data::load_image_folder(path, folder);

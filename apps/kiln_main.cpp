@@ -1,6 +1,7 @@
 // The kiln command line: train, resume, sample, eval, style, ops and help (apps/help_text.cpp).
 // Bad flags exit with code 2 and a usage message; runtime errors exit with code 1 and the message.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -88,6 +89,9 @@ int list_ops(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past the file size limit (ulimit -f) a write should fail with EFBIG, which the writers report with
+  // the file's name (removing their temporary files), rather than end the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     std::string cmd = argc > 1 ? argv[1] : "help";
     bool show_help = kiln::apps::wants_help(argc, argv, 1);  // --help or -h anywhere

@@ -1,5 +1,7 @@
 #include "apps/token_data.h"
 
+#include <cstdio>
+
 #include "apps/cli_args.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
@@ -8,19 +10,32 @@
 
 namespace kiln::apps {
 
+namespace {
+
+// "kiln: skipped PATH: why" for each file of a corpus folder that was left out (as for image folders).
+void print_skipped(const std::vector<std::string>& skipped) {
+  for (const std::string& why : skipped) std::fprintf(stderr, "kiln: skipped %s\n", why.c_str());
+}
+
+}  // namespace
+
 TokenData load_token_data(const std::string& corpus, const std::string& path) {
   TokenData d;
   d.corpus = corpus;
   if (corpus == "text") {
     d.text = data::load_text_corpus(path.empty() ? data::kFortunesDir : path);
+    print_skipped(d.text.skipped);
+    if (!d.text.index_files.empty())  // Debian's fortunes folder has 43: one line for all of them
+      std::fprintf(stderr, "kiln: skipped %zu fortune index files (.dat)\n", d.text.index_files.size());
     d.train = d.text.train;
     d.validation = d.text.validation;
     d.vocab = d.text.vocabulary_size();
     d.description = (path.empty() ? std::string("fortunes") : path) + " (" + std::to_string(d.text.bytes) +
-                    " bytes, " + std::to_string(d.vocab) + " symbols; " + std::to_string(d.text.skipped.size()) +
-                    " index or non-text files skipped)";
+                    " bytes, " + std::to_string(d.vocab) + " symbols; " +
+                    std::to_string(d.text.skipped.size() + d.text.index_files.size()) + " index or non-text files skipped)";
   } else if (corpus == "music") {
     data::MidiCorpus m = data::load_midi_corpus(path.empty() ? data::kDefaultMidiPaths : std::vector<std::string>{path});
+    print_skipped(m.skipped);
     d.train = m.train;
     d.validation = m.validation;
     d.vocab = data::midi_tokens::kVocabularySize;

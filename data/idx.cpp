@@ -26,12 +26,18 @@ IdxArray read_idx(const std::string& path) {
   KILN_CHECK(raw.size() >= size_t(4 + 4 * ndim), "'", path, "' is truncated: its header needs ", 4 + 4 * ndim,
              " bytes, the file has ", raw.size());
   IdxArray a;
+  for (int d = 0; d < ndim; ++d) a.dims.push_back(big_endian_u32(&raw[4 + 4 * d]));
+  // The product of the dimensions, checked at every step: four 32-bit sizes can overflow 64 bits (and
+  // wrap to a small number that the size check below would accept).
   uint64_t count = 1;
-  for (int d = 0; d < ndim; ++d) {
-    uint32_t size = big_endian_u32(&raw[4 + 4 * d]);
-    a.dims.push_back(size);
-    count *= size;
-    KILN_CHECK(count <= (uint64_t(1) << 34), "'", path, "': IDX dimensions are implausibly large");
+  bool too_large = false;
+  for (int64_t size : a.dims) too_large = too_large || __builtin_mul_overflow(count, uint64_t(size), &count) ||
+                                          count > kMaxFileBytes;
+  if (too_large) {
+    std::string dims;
+    for (int64_t size : a.dims) dims += (dims.empty() ? "" : " x ") + std::to_string(size);
+    KILN_FAIL("'", path, "': IDX dimensions ", dims, " describe more than ", byte_size_text(kMaxFileBytes),
+              " of data, kiln's limit for one file");
   }
   size_t header = size_t(4 + 4 * ndim);
   KILN_CHECK(raw.size() - header == count, "'", path, "' is truncated or corrupt: the header promises ", count,
@@ -40,23 +46,28 @@ IdxArray read_idx(const std::string& path) {
   return a;
 }
 
+std::string mnist_file(const std::string& dir, const std::string& split, const std::string& kind) {
+  KILN_CHECK(kind == "images" || kind == "labels", "unknown MNIST file kind '", kind, "' (images or labels)");
+  const std::string stem =
+      (split == "train" ? "train-" : "t10k-") + kind + (kind == "images" ? "-idx3-ubyte" : "-idx1-ubyte");
+  for (const char* ext : {".gz", ""}) {
+    std::filesystem::path p = std::filesystem::path(dir) / (stem + ext);
+    if (std::filesystem::exists(p)) return p.string();
+  }
+  KILN_FAIL("data folder '", dir, "' has no ", stem, "[.gz]",
+            dir == kFashionMnistDir ? " (reinstall Debian's dataset-fashion-mnist package)" : "");
+}
+
 ImageDataset load_mnist_format(const std::string& dir, const std::string& split) {
   KILN_CHECK(split == "train" || split == "test", "unknown split '", split, "' (train or test)");
   namespace fs = std::filesystem;
+  KILN_CHECK(!fs::exists(dir) || fs::is_directory(dir), "data folder '", dir,
+             "' is a file, not a folder (expected a folder of MNIST-format files)");
   KILN_CHECK(fs::is_directory(dir), "data folder '", dir, "' does not exist",
              dir == kFashionMnistDir ? " (install Debian's dataset-fashion-mnist package, or pass --data DIR with "
                                        "MNIST-format files)"
                                      : "");
-  std::string prefix = split == "train" ? "train" : "t10k";
-  auto find = [&](const std::string& stem) {
-    for (const char* ext : {".gz", ""}) {
-      fs::path p = fs::path(dir) / (stem + ext);
-      if (fs::exists(p)) return p.string();
-    }
-    KILN_FAIL("data folder '", dir, "' has no ", stem, "[.gz]",
-              dir == kFashionMnistDir ? " (reinstall Debian's dataset-fashion-mnist package)" : "");
-  };
-  std::string image_path = find(prefix + "-images-idx3-ubyte"), label_path = find(prefix + "-labels-idx1-ubyte");
+  std::string image_path = mnist_file(dir, split, "images"), label_path = mnist_file(dir, split, "labels");
   IdxArray images = read_idx(image_path), labels = read_idx(label_path);
   KILN_CHECK(images.dims.size() == 3, "'", image_path, "' should hold images [N, H, W], it has ", images.dims.size(),
              " dims");
@@ -64,6 +75,11 @@ ImageDataset load_mnist_format(const std::string& dir, const std::string& split)
   KILN_CHECK(images.dims[0] == labels.dims[0], "'", image_path, "' has ", images.dims[0], " images but '", label_path,
              "' has ", labels.dims[0], " labels");
   int64_t n = images.dims[0], h = images.dims[1], w = images.dims[2];
+  KILN_CHECK(n > 0, "'", image_path, "' holds no images (its header says 0): the ", split, " split is empty");
+  KILN_CHECK(h > 0 && w > 0, "'", image_path, "' holds images of ", h, "x", w, " pixels: empty images");
+  for (size_t i = 0; i < labels.bytes.size(); ++i)
+    KILN_CHECK(labels.bytes[i] < kMnistClasses, "'", label_path, "': label ", int(labels.bytes[i]), " of image ", i,
+               " is outside the ", kMnistClasses, " classes of MNIST-format data (0 to ", kMnistClasses - 1, ")");
   std::vector<float> pixels(images.bytes.size());
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(images.bytes[i]) / 255.0f;
   std::vector<int64_t> ys(labels.bytes.begin(), labels.bytes.end());

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "data/image_io.h"
+#include "data/skipped_files.h"
 
 namespace kiln::data {
 namespace fs = std::filesystem;
@@ -28,7 +29,8 @@ ImageFolder load_image_folder(const std::string& root, const ImageFolderOptions&
              options.channels);
   KILN_CHECK(options.size >= 1 && options.size <= 4096, "image folder: image size ", options.size,
              " is out of range (1 to 4096)");
-  KILN_CHECK(fs::is_directory(root), "image folder '", root, "' does not exist or is not a folder");
+  KILN_CHECK(!fs::exists(root) || fs::is_directory(root), "image folder '", root, "' is a file, not a folder");
+  KILN_CHECK(fs::is_directory(root), "image folder '", root, "' does not exist");
   std::vector<fs::path> paths;
   for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied);
        it != fs::recursive_directory_iterator(); ++it)
@@ -62,7 +64,7 @@ ImageFolder load_image_folder(const std::string& root, const ImageFolderOptions&
     folder.files.push_back(p.string());
   }
   KILN_CHECK(!labels.empty(), "image folder '", root, "' has no usable images (", paths.size(),
-             " image files found, ", folder.skipped.size(), " could not be decoded)");
+             " image files found, ", folder.skipped.size(), " could not be decoded)", first_skipped(folder.skipped));
   const int64_t n = int64_t(labels.size());
   folder.data.images = from_vector(pixels, {n, options.channels, options.size, options.size});
   folder.data.labels = from_vector(labels, {n}, {.dtype = DType::Int64});

@@ -156,6 +156,7 @@ void encode_event(std::vector<uint8_t>& out, const MidiEvent& e) {
 MidiFile parse_midi(const std::vector<uint8_t>& bytes, const std::string& name) {
   Reader in(bytes, name);
   const size_t size = bytes.size();
+  KILN_CHECK(!bytes.empty(), "'", name, "' is not a MIDI file: it is empty");
   KILN_CHECK(in.tag("MThd"), "'", name, "' is not a MIDI file: it does not start with \"MThd\"");
   in.seek(4);
   const uint32_t header_length = in.be(4, size, "the header length");

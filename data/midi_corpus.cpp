@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "data/midi.h"
 #include "data/midi_tokens.h"
+#include "data/skipped_files.h"
 #include "data/token_split.h"
 
 namespace kiln::data {
@@ -28,6 +29,24 @@ std::string paths_text(const std::vector<std::string>& paths) {
   return text;
 }
 
+// The event tokens of one piece. Errors name the file and say what is wrong: unreadable, corrupt, notes
+// outside the time range kiln handles, or no notes at all.
+std::vector<int32_t> piece_tokens(const std::string& path) {
+  const MidiFile file = read_midi(path);  // its errors name the file
+  std::vector<Note> notes;
+  std::vector<int32_t> tokens;
+  try {
+    notes = midi_notes(file);
+    tokens = encode_notes(notes);
+  } catch (const std::exception& e) {  // kiln::Error, and std::bad_alloc for absurd files
+    KILN_FAIL("MIDI file '", path, "' cannot be turned into event tokens: ", e.what());
+  }
+  KILN_CHECK(!file.tracks.empty(), "MIDI file '", path, "' has no tracks (its header says 0), so no notes");
+  KILN_CHECK(!tokens.empty(), "MIDI file '", path, "' has no notes in its ", file.tracks.size(),
+             file.tracks.size() == 1 ? " track" : " tracks", " (notes on the drum channel 10 are left out)");
+  return tokens;
+}
+
 }  // namespace
 
 MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double validation_fraction) {
@@ -35,19 +54,18 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double valida
              validation_fraction, " must be in [0, 1)");
   const bool is_default = paths == kDefaultMidiPaths;
   MidiCorpus corpus;
-  std::vector<fs::path> files;
+  std::vector<std::pair<fs::path, bool>> files;  // (path, named on its own rather than found in a folder)
   bool any_exists = false;
   for (const std::string& path : paths) {
     if (!fs::exists(path)) continue;
     any_exists = true;
     if (!fs::is_directory(path)) {
-      read_midi(path);  // a file named on its own must be good: its errors propagate
-      files.push_back(path);
+      files.emplace_back(path, true);
       continue;
     }
     for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied);
          it != fs::recursive_directory_iterator(); ++it)
-      if (it->is_regular_file() && is_midi_file(it->path())) files.push_back(it->path());
+      if (it->is_regular_file() && is_midi_file(it->path())) files.emplace_back(it->path(), false);
   }
   KILN_CHECK(any_exists, "MIDI corpus ", paths_text(paths), " does not exist",
              is_default ? " (install Debian's planetblupi-music-midi and pianobooster packages, or pass --data "
@@ -55,23 +73,23 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double valida
                         : "");
   std::sort(files.begin(), files.end());
   std::vector<int64_t> all;
-  for (const fs::path& p : files) {
+  for (const auto& [p, named] : files) {
     std::vector<int32_t> tokens;
-    try {
-      tokens = encode_notes(midi_notes(read_midi(p.string())));
-    } catch (const std::exception& e) {  // kiln::Error, and std::bad_alloc for absurd files
-      corpus.skipped.push_back(p.string() + ": " + e.what());
-      continue;
-    }
-    if (tokens.empty()) {
-      corpus.skipped.push_back(p.string() + ": no notes");
-      continue;
+    if (named) {
+      tokens = piece_tokens(p.string());  // a file named on its own must be good: its errors propagate
+    } else {
+      try {
+        tokens = piece_tokens(p.string());
+      } catch (const std::exception& e) {
+        corpus.skipped.push_back(p.string() + ": " + e.what());
+        continue;
+      }
     }
     all.insert(all.end(), tokens.begin(), tokens.end());
     corpus.files.push_back(p.string());
   }
   KILN_CHECK(all.size() >= 2, "MIDI corpus ", paths_text(paths), " has no usable music (", files.size(),
-             " MIDI files found, ", corpus.skipped.size(), " skipped)");
+             " MIDI files found, ", corpus.skipped.size(), " skipped)", first_skipped(corpus.skipped));
   corpus.tokens = int64_t(all.size());
   std::tie(corpus.train, corpus.validation) = split_tokens(all, validation_fraction);
   return corpus;

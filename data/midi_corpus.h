@@ -21,9 +21,9 @@ struct MidiCorpus {
   int64_t tokens = 0;
 };
 
-// A corrupt MIDI file inside a folder is skipped and listed; a single path that is a corrupt file, a
-// missing path, or no usable piece at all is an error naming the path (and, for the default, the
-// Debian packages to install).
+// A MIDI file inside a folder that is corrupt or has no notes is skipped and listed with the reason; a
+// single path that is such a file, a missing path, or no usable piece at all is an error naming the
+// path and what is wrong (the first few reasons, and for the default the Debian packages to install).
 MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double validation_fraction = 0.1);
 
 }  // namespace kiln::data

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "data/file_bytes.h"
+#include "data/skipped_files.h"
 #include "data/token_split.h"
 
 namespace kiln::data {
@@ -80,8 +81,8 @@ std::string TextCorpus::decode(const std::vector<int64_t>& ids) const {
 
 namespace {
 
-// The files of a folder the corpus takes, sorted by path; the others go to `skipped`.
-std::vector<fs::path> text_files(const fs::path& dir, std::vector<std::string>& skipped) {
+// The files of a folder the corpus takes, sorted by path; fortune index files go to `index_files`.
+std::vector<fs::path> text_files(const fs::path& dir, std::vector<std::string>& index_files) {
   std::vector<fs::path> files;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied);
        it != fs::recursive_directory_iterator(); ++it) {
@@ -90,7 +91,7 @@ std::vector<fs::path> text_files(const fs::path& dir, std::vector<std::string>& 
     if (it->is_directory() && hidden) it.disable_recursion_pending();
     if (hidden || it->is_symlink() || !it->is_regular_file()) continue;
     if (p.extension() == ".dat") {
-      skipped.push_back(p.string() + ": a fortune index file (.dat), not text");
+      index_files.push_back(p.string());
       continue;
     }
     files.push_back(p);
@@ -114,7 +115,7 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction)
     corpus.files.push_back(file);
   };
   if (fs::is_directory(path)) {
-    for (const fs::path& p : text_files(path, corpus.skipped)) {
+    for (const fs::path& p : text_files(path, corpus.index_files)) {
       std::vector<uint8_t> bytes;
       try {
         bytes = read_file_bytes(p.string());
@@ -130,7 +131,8 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction)
         take(p.string(), std::move(bytes));
     }
     KILN_CHECK(!corpus.files.empty(), "text corpus folder '", path, "' has no UTF-8 text files (",
-               corpus.skipped.size(), " skipped)");
+               corpus.index_files.size(), " fortune index files (.dat) and ", corpus.skipped.size(),
+               " other files skipped)", first_skipped(corpus.skipped));
   } else {
     std::vector<uint8_t> bytes = read_file_bytes(path);
     const int64_t bad = first_invalid_utf8(bytes);

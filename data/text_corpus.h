@@ -20,6 +20,7 @@ struct TextCorpus {
   Tensor validation;                // int64 [n_validation] token ids
   std::vector<std::string> files;   // the files read, in order
   std::vector<std::string> skipped; // "path: why" for each file of a folder that was not text
+  std::vector<std::string> index_files;  // the fortune index files (*.dat) of a folder, skipped unread
   int64_t bytes = 0;
 
   int64_t vocabulary_size() const { return int64_t(vocabulary.size()); }
@@ -37,9 +38,10 @@ struct TextCorpus {
 };
 
 // Reads `path` (a file, or a folder searched recursively) into a corpus. In a folder, symbolic links,
-// hidden files, fortune index files (*.dat) and files that are not valid UTF-8 are skipped (listed in
-// `skipped`); a single file that is not valid UTF-8 is an error saying where. A missing path names
-// the Debian package to install (for the default) or the --data flag.
+// hidden files and fortune index files (*.dat, listed in `index_files`) are skipped, and so are files
+// that cannot be read or are not valid UTF-8 (listed in `skipped` with the reason); a single file that
+// is not valid UTF-8 is an error saying where. A missing path names the Debian package to install (for
+// the default) or the --data flag.
 TextCorpus load_text_corpus(const std::string& path, double validation_fraction = 0.1);
 
 // Where the first invalid UTF-8 sequence of `bytes` starts, or -1 when all of it is valid.

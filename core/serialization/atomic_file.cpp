@@ -1,6 +1,7 @@
 #include "core/serialization/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,7 +17,14 @@
 namespace kiln {
 namespace {
 
-std::string os_error(int err) { return std::strerror(err); }
+// strerror, and for EFBIG the limit that was hit (a process's file size limit, `ulimit -f`).
+std::string os_error(int err) {
+  std::string text = std::strerror(err);
+  rlimit limit{};
+  if (err == EFBIG && ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    text += " (the file size limit, ulimit -f, is " + std::to_string(limit.rlim_cur) + " bytes)";
+  return text;
+}
 
 // A streambuf writing to a file descriptor through a buffer; remembers the first write error (errno).
 class FdStreambuf : public std::streambuf {

@@ -94,3 +94,37 @@ TEST_CASE("Debian's Fashion-MNIST loads when installed", "[data]") {
   CHECK(*std::max_element(labels.begin(), labels.end()) == 9);
   CHECK(*std::min_element(labels.begin(), labels.end()) == 0);
 }
+
+TEST_CASE("IDX: dimensions whose product overflows are refused, not wrapped", "[data]") {
+  // 65536 x 262144 x 2^30 = 2^64, which wraps to 0 in 64 bits and matched a file with no data.
+  std::string p = temp_path("overflow.idx");
+  write_bytes(p, {0, 0, 8, 3, 0, 1, 0, 0, 0, 4, 0, 0, 0x40, 0, 0, 0}, false);
+  CHECK_THROWS_WITH_TEXT(data::read_idx(p), "'" + p + "': IDX dimensions 65536 x 262144 x 1073741824 describe more "
+                                            "than 2 GiB of data, kiln's limit for one file");
+  write_bytes(p, {0, 0, 8, 2, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, false);
+  CHECK_THROWS_WITH_TEXT(data::read_idx(p), "describe more than 2 GiB");
+}
+
+TEST_CASE("MNIST-format folders: empty splits, empty images and labels outside 0-9 name the file", "[data]") {
+  namespace fs = std::filesystem;
+  std::string dir = temp_path("mnist_bad");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string images = dir + "/t10k-images-idx3-ubyte", labels = dir + "/t10k-labels-idx1-ubyte";
+  // No images at all (N = 0 in both files): the classifier failed later in "amax" without a file name.
+  write_bytes(images, {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28}, false);
+  write_bytes(labels, {0, 0, 8, 1, 0, 0, 0, 0}, false);
+  CHECK_THROWS_WITH_TEXT(data::load_mnist_format(dir, "test"), "'" + images + "' holds no images (its header says 0): "
+                                                                "the test split is empty");
+  write_bytes(images, {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0}, false);
+  write_bytes(labels, labels_2(), false);
+  CHECK_THROWS_WITH_TEXT(data::load_mnist_format(dir, "test"), "holds images of 0x0 pixels");
+  write_bytes(images, images_2x2x3(), false);
+  write_bytes(labels, {0, 0, 8, 1, 0, 0, 0, 2, 7, 255}, false);
+  CHECK_THROWS_WITH_TEXT(data::load_mnist_format(dir, "test"), "'" + labels + "': label 255 of image 1 is outside the "
+                                                                "10 classes of MNIST-format data (0 to 9)");
+  write_bytes(labels, labels_2(), false);
+  CHECK(data::load_mnist_format(dir, "test").labels.to_vector<int64_t>() == std::vector<int64_t>{7, 3});
+  CHECK_THROWS_WITH_TEXT(data::load_mnist_format(images, "test"), "data folder '" + images +
+                                                                      "' is a file, not a folder");
+}

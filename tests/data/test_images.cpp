@@ -65,6 +65,15 @@ TEST_CASE("image folder: classes from subfolders, bad images skipped and listed"
   fs::path empty = fresh_dir("empty");
   std::ofstream(empty / "x.png") << "garbage";
   CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), "has no usable images (1 image files found, 1 could not");
+  // With nothing usable, the message names the first few files and why each was skipped.
+  for (char i = '0'; i < '6'; ++i) std::ofstream(empty / (std::string("y") + i + ".png")) << "garbage";
+  std::string first = "(7 image files found, 7 could not be decoded):\n  ";
+  first += (empty / "x.png").string();
+  first += ": image '";
+  CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), first);
+  CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), "y3.png' cannot be decoded");
+  CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), "\n  and 2 more");
+  CHECK_THROWS_WITH_TEXT(load_image_folder((empty / "x.png").string()), "x.png' is a file, not a folder");
   CHECK_THROWS_WITH_TEXT(load_image_folder("/nonexistent/kiln-images"), "'/nonexistent/kiln-images' does not exist");
 }
 

@@ -261,3 +261,41 @@ TEST_CASE("MIDI: hostile and sloppy files", "[data][midi]") {
   far.tracks[0].events = {midi_channel_event(int64_t(1) << 32, 0x90, 60, 90)};
   CHECK_THROWS_WITH_TEXT(encode_midi(far), "too large for a MIDI delta time");
 }
+
+TEST_CASE("MIDI corpus: a file named on its own says what is wrong with it", "[data][midi]") {
+  namespace fs = std::filesystem;
+  auto file = [](const std::string& name, const std::vector<uint8_t>& bytes) {
+    const std::string p = temp_path(name);
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    return p;
+  };
+  // A header promising no tracks, and nothing else.
+  const std::string no_tracks = file("no_tracks.mid", {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 1, 0, 0, 0, 96});
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({no_tracks}), "MIDI file '" + no_tracks + "' has no tracks");
+  // A track with only an end-of-track event.
+  const std::string silent = file("silent.mid", one_track_file({0x00, 0xFF, 0x2F, 0x00}));
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({silent}), "MIDI file '" + silent + "' has no notes in its 1 track");
+  // Delta times of 0x0FFFFFFF (the largest there is) between note-on and note-off, four times over: the
+  // notes lie past 10^7 seconds.
+  std::vector<uint8_t> far;
+  for (int i = 0; i < 4; ++i)
+    far.insert(far.end(), {0xFF, 0xFF, 0xFF, 0x7F, 0x90, 0x3C, 0x40, 0xFF, 0xFF, 0xFF, 0x7F, 0x80, 0x3C, 0x00});
+  far.insert(far.end(), {0x00, 0xFF, 0x2F, 0x00});
+  const std::string late = file("late.mid", one_track_file(far));
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({late}), "MIDI file '" + late + "' cannot be turned into event tokens");
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({late}), "outside the time range");
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({file("empty.mid", {})}), "empty.mid' is not a MIDI file: it is empty");
+}
+
+TEST_CASE("MIDI corpus: a folder with nothing usable names the files and the reasons", "[data][midi]") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / "kiln_test_midi" / "all_bad";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (int i = 0; i < 7; ++i) std::ofstream(dir / ("bad" + std::to_string(i) + ".mid")) << "not music";
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({dir.string()}), "has no usable music (7 MIDI files found, 7 skipped):\n  " +
+                                                               (dir / "bad0.mid").string() + ": '" +
+                                                               (dir / "bad0.mid").string() + "' is not a MIDI file");
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({dir.string()}), "bad4.mid' is not a MIDI file");
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({dir.string()}), "\n  and 2 more");
+}

@@ -48,9 +48,20 @@ TEST_CASE("text corpus: a folder is read in path order, skipping what is not tex
   TextCorpus c = load_text_corpus(dir.string(), 0.0);
   REQUIRE(c.files.size() == 3);
   CHECK(c.decode(c.train.to_vector<int64_t>()) == "hello world\ncaf\xc3\xa9\n");
-  REQUIRE(c.skipped.size() == 2);
-  CHECK(c.skipped[0].find("fortune index") != std::string::npos);
-  CHECK(c.skipped[1].find("latin1: not UTF-8 text (invalid byte sequence at offset 3)") != std::string::npos);
+  CHECK(c.index_files == std::vector<std::string>{(dir / "a.dat").string()});
+  REQUIRE(c.skipped.size() == 1);
+  CHECK(c.skipped[0].find("latin1: not UTF-8 text (invalid byte sequence at offset 3)") != std::string::npos);
+}
+
+TEST_CASE("text corpus: a folder with nothing usable names the files it skipped and why", "[data][text]") {
+  fs::path dir = fresh_dir("all_bad");
+  for (int i = 0; i < 7; ++i) write(dir / ("latin" + std::to_string(i)), "caf\xe9\n");
+  write(dir / "index.dat", std::string("\x00\x01", 2));
+  CHECK_THROWS_WITH_TEXT(load_text_corpus(dir.string()),
+                         "has no UTF-8 text files (1 fortune index files (.dat) and 7 other files skipped):\n  " +
+                             (dir / "latin0").string() + ": not UTF-8 text (invalid byte sequence at offset 3)");
+  CHECK_THROWS_WITH_TEXT(load_text_corpus(dir.string()), "latin4: not UTF-8 text");
+  CHECK_THROWS_WITH_TEXT(load_text_corpus(dir.string()), "\n  and 2 more");
 }
 
 TEST_CASE("text corpus: bad input is reported by name", "[data][text]") {

@@ -1,0 +1,18 @@
+// The files a folder loader skipped, for the error raised when it skipped all of them: the first few
+// "path: why" reasons, so that the message says what is wrong without listing a thousand files.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace kiln::data {
+
+// ":\n  a.mid: why\n  b.mid: why\n  and 3 more" for `skipped` ("path: why" each), one reason a line,
+// at most `shown` of them; "" when nothing was skipped.
+inline std::string first_skipped(const std::vector<std::string>& skipped, size_t shown = 5) {
+  std::string text = skipped.empty() ? "" : ":";
+  for (size_t i = 0; i < skipped.size() && i < shown; ++i) text += "\n  " + skipped[i];
+  if (skipped.size() > shown) text += "\n  and " + std::to_string(skipped.size() - shown) + " more";
+  return text;
+}
+
+}  // namespace kiln::data
