@@ -1,5 +1,6 @@
 #include "apps/image_data.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -19,8 +20,9 @@ namespace {
 // for): 28x28 grey, the size of MNIST and Fashion-MNIST.
 constexpr int64_t kMnistSide = 28;
 
-// Checks the image size of both splits before any model (or run folder) is made, naming the file.
-void check_mnist_size(const std::string& dir, const data::ImageDataset& train, const data::ImageDataset& test) {
+// Checks the image size of both splits, and that every test label is a class of the training split,
+// before any model (or run folder) is made, naming the file. Labels may go past 9 (EMNIST's letters do).
+void check_mnist_splits(const std::string& dir, const data::ImageDataset& train, const data::ImageDataset& test) {
   const int64_t h = train.images.size(2), w = train.images.size(3);
   KILN_CHECK(h == kMnistSide && w == kMnistSide, "'", data::mnist_file(dir, "train", "images"), "' holds ", h, "x", w,
              " images; kiln's image models take ", kMnistSide, "x", kMnistSide,
@@ -28,6 +30,12 @@ void check_mnist_size(const std::string& dir, const data::ImageDataset& train, c
   KILN_CHECK(test.images.size(2) == h && test.images.size(3) == w, "'", data::mnist_file(dir, "test", "images"),
              "' holds ", test.images.size(2), "x", test.images.size(3), " images, but the training images are ", h,
              "x", w);
+  const std::vector<int64_t> train_labels = train.labels.to_vector<int64_t>(), test_labels = test.labels.to_vector<int64_t>();
+  const int64_t classes = *std::max_element(train_labels.begin(), train_labels.end()) + 1;
+  for (size_t i = 0; i < test_labels.size(); ++i)
+    KILN_CHECK(test_labels[i] < classes, "'", data::mnist_file(dir, "test", "labels"), "': label ", test_labels[i],
+               " of image ", i, " is a class no training image has (the training labels go from 0 to ", classes - 1,
+               ")");
 }
 
 }  // namespace
@@ -40,7 +48,7 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
   if (dir.empty() || is_mnist_folder(path) || !std::filesystem::is_directory(path)) {
     d.train = data::load_mnist_format(path, "train");
     d.test = data::load_mnist_format(path, "test");
-    check_mnist_size(path, d.train, d.test);
+    check_mnist_splits(path, d.train, d.test);
     d.description = dir.empty() ? "Fashion-MNIST" : path;
   } else {
     data::ImageFolder f = data::load_image_folder(path, folder);

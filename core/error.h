@@ -9,7 +9,14 @@ namespace kiln {
 
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  // what() is "message [where]"; where is the source location of the check that failed ("" for none).
+  explicit Error(const std::string& message, const std::string& where = "")
+      : std::runtime_error(where.empty() ? message : message + " [" + where + "]"), message_(message) {}
+  // The message without its source location: for lists of reasons, as in "skipped 3 files: ...".
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_;
 };
 
 namespace detail {

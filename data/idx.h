@@ -27,16 +27,13 @@ struct ImageDataset {
 // Where Debian's dataset-fashion-mnist package puts the files.
 inline const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
-// MNIST-format data sets (MNIST, Fashion-MNIST) have 10 classes, labelled 0 to 9.
-inline constexpr int kMnistClasses = 10;
-
-// Loads the "train" or "test" split of an MNIST-format folder (train-images-idx3-ubyte[.gz], ...).
-// A missing folder or file names the Debian package to install and the --data flag. An empty split,
-// empty images and labels outside 0 to 9 are errors naming the file.
 // The path of the "images" or "labels" file of a split ("train" or "test") of an MNIST-format folder
 // (the .gz file where both exist); an error naming the folder and the file when there is none.
 std::string mnist_file(const std::string& dir, const std::string& split, const std::string& kind);
 
+// Loads the "train" or "test" split of an MNIST-format folder (train-images-idx3-ubyte[.gz], ...).
+// A missing folder or file names the Debian package to install and the --data flag. An empty split and
+// empty images are errors naming the file. Labels are bytes, 0 to 255 (EMNIST's letters go past 9).
 ImageDataset load_mnist_format(const std::string& dir, const std::string& split);
 
 }  // namespace kiln::data

@@ -56,7 +56,7 @@ ImageFolder load_image_folder(const std::string& root, const ImageFolderOptions&
     try {
       image = center_crop_resize(read_image(p.string(), options.channels), options.size);
     } catch (const Error& e) {
-      folder.skipped.push_back(p.string() + ": " + e.what());
+      folder.skipped.push_back(skip_reason(p.string(), e));
       continue;
     }
     append_planar(image, pixels);

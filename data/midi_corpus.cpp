@@ -81,7 +81,7 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double valida
       try {
         tokens = piece_tokens(p.string());
       } catch (const std::exception& e) {
-        corpus.skipped.push_back(p.string() + ": " + e.what());
+        corpus.skipped.push_back(skip_reason(p.string(), e));
         continue;
       }
     }

@@ -120,7 +120,7 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction)
       try {
         bytes = read_file_bytes(p.string());
       } catch (const Error& e) {  // unreadable or corrupt gzip: skipped, like non-text files
-        corpus.skipped.push_back(p.string() + ": " + e.what());
+        corpus.skipped.push_back(skip_reason(p.string(), e));
         continue;
       }
       const int64_t bad = first_invalid_utf8(bytes);

@@ -68,8 +68,9 @@ TEST_CASE("image folder: classes from subfolders, bad images skipped and listed"
   // With nothing usable, the message names the first few files and why each was skipped.
   for (char i = '0'; i < '6'; ++i) std::ofstream(empty / (std::string("y") + i + ".png")) << "garbage";
   std::string first = "(7 image files found, 7 could not be decoded):\n  ";
+  first += "image '";
   first += (empty / "x.png").string();
-  first += ": image '";
+  first += "' cannot be decoded";
   CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), first);
   CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), "y3.png' cannot be decoded");
   CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), "\n  and 2 more");

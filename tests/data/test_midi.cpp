@@ -213,7 +213,7 @@ TEST_CASE("MIDI corpus: folders become one token stream; corrupt files are skipp
   MidiCorpus c = load_midi_corpus({dir.string()}, 0.0);
   CHECK(c.files.size() == 2);
   REQUIRE(c.skipped.size() == 1);
-  CHECK(c.skipped[0].find("bad.mid: MIDI file") != std::string::npos);
+  CHECK(c.skipped[0].find("MIDI file '" + (dir / "bad.mid").string()) == 0);
   std::vector<int64_t> tokens = c.train.to_vector<int64_t>();
   std::vector<int32_t> a = encode_notes({{60, 100, 0.0, 0.5, 0}, {62, 100, 0.5, 1.0, 0}});
   std::vector<int32_t> b = encode_notes({{64, 90, 0.0, 0.25, 0}});
@@ -293,8 +293,7 @@ TEST_CASE("MIDI corpus: a folder with nothing usable names the files and the rea
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (int i = 0; i < 7; ++i) std::ofstream(dir / ("bad" + std::to_string(i) + ".mid")) << "not music";
-  CHECK_THROWS_WITH_TEXT(load_midi_corpus({dir.string()}), "has no usable music (7 MIDI files found, 7 skipped):\n  " +
-                                                               (dir / "bad0.mid").string() + ": '" +
+  CHECK_THROWS_WITH_TEXT(load_midi_corpus({dir.string()}), "has no usable music (7 MIDI files found, 7 skipped):\n  '" +
                                                                (dir / "bad0.mid").string() + "' is not a MIDI file");
   CHECK_THROWS_WITH_TEXT(load_midi_corpus({dir.string()}), "bad4.mid' is not a MIDI file");
   CHECK_THROWS_WITH_TEXT(load_midi_corpus({dir.string()}), "\n  and 2 more");
