@@ -20,9 +20,8 @@ namespace {
 // for): 28x28 grey, the size of MNIST and Fashion-MNIST.
 constexpr int64_t kMnistSide = 28;
 
-// Checks the image size of both splits, and that every test label is a class of the training split,
-// before any model (or run folder) is made, naming the file. Labels may go past 9 (EMNIST's letters do).
-void check_mnist_splits(const std::string& dir, const data::ImageDataset& train, const data::ImageDataset& test) {
+// Checks the image size of both splits before any model (or run folder) is made, naming the file.
+void check_mnist_sizes(const std::string& dir, const data::ImageDataset& train, const data::ImageDataset& test) {
   const int64_t h = train.images.size(2), w = train.images.size(3);
   KILN_CHECK(h == kMnistSide && w == kMnistSide, "'", data::mnist_file(dir, "train", "images"), "' holds ", h, "x", w,
              " images; kiln's image models take ", kMnistSide, "x", kMnistSide,
@@ -30,12 +29,6 @@ void check_mnist_splits(const std::string& dir, const data::ImageDataset& train,
   KILN_CHECK(test.images.size(2) == h && test.images.size(3) == w, "'", data::mnist_file(dir, "test", "images"),
              "' holds ", test.images.size(2), "x", test.images.size(3), " images, but the training images are ", h,
              "x", w);
-  const std::vector<int64_t> train_labels = train.labels.to_vector<int64_t>(), test_labels = test.labels.to_vector<int64_t>();
-  const int64_t classes = *std::max_element(train_labels.begin(), train_labels.end()) + 1;
-  for (size_t i = 0; i < test_labels.size(); ++i)
-    KILN_CHECK(test_labels[i] < classes, "'", data::mnist_file(dir, "test", "labels"), "': label ", test_labels[i],
-               " of image ", i, " is a class no training image has (the training labels go from 0 to ", classes - 1,
-               ")");
 }
 
 }  // namespace
@@ -48,11 +41,11 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
   if (dir.empty() || is_mnist_folder(path) || !std::filesystem::is_directory(path)) {
     d.train = data::load_mnist_format(path, "train");
     d.test = data::load_mnist_format(path, "test");
-    check_mnist_splits(path, d.train, d.test);
+    check_mnist_sizes(path, d.train, d.test);
     d.description = dir.empty() ? "Fashion-MNIST" : path;
   } else {
     data::ImageFolder f = data::load_image_folder(path, folder);
-    for (const std::string& why : f.skipped) std::fprintf(stderr, "kiln: skipped %s\n", why.c_str());
+    for (const std::string& why : f.skipped) std::fprintf(stderr, "kiln: skipped: %s\n", why.c_str());
     // Every tenth image (by path order) is held out.
     const int64_t n = f.data.images.size(0);
     std::vector<int64_t> train_index, test_index;
@@ -74,6 +67,16 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
     d.test.images = add(mul(d.test.images, 2.0), -1.0);
   }
   return d;
+}
+
+void check_test_labels(const ImageData& d, const std::string& dir) {
+  const std::string path = dir.empty() ? data::kFashionMnistDir : dir;
+  if (!dir.empty() && !is_mnist_folder(path)) return;  // a folder of pictures: both splits share its classes
+  const std::vector<int64_t> train = d.train.labels.to_vector<int64_t>(), test = d.test.labels.to_vector<int64_t>();
+  const int64_t classes = *std::max_element(train.begin(), train.end()) + 1;
+  for (size_t i = 0; i < test.size(); ++i)
+    KILN_CHECK(test[i] < classes, "'", data::mnist_file(path, "test", "labels"), "': label ", test[i], " of image ",
+               i, " is a class no training image has (the training labels go from 0 to ", classes - 1, ")");
 }
 
 }  // namespace kiln::apps

@@ -20,6 +20,10 @@ struct ImageData {
 ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
                           const data::ImageFolderOptions& folder = {});
 
+// For the classifier: a usage check that every test label of MNIST-format data is a class of the
+// (possibly --limit-ed) training split, naming the label file. Labels may go past 9 (EMNIST's do).
+void check_test_labels(const ImageData& d, const std::string& dir);
+
 // Whether `dir` holds MNIST-format files (train-images-idx3-ubyte[.gz]).
 bool is_mnist_folder(const std::string& dir);
 

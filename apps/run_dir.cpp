@@ -1,6 +1,8 @@
 #include "apps/run_dir.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -78,7 +80,10 @@ Config config_from_json(const std::string& text, const std::string& source) {
 }
 
 RunDir RunDir::create(const std::string& out, const std::string& model) {
-  std::string base = out;
+  // "runs/x/", "runs/x/." and "." name a folder: its next free name is runs/x-2 (not runs/x/-2), or for "."
+  // the current folder's name with -2.
+  std::string base = out.empty() ? "" : fs::absolute(out).lexically_normal().string();
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
   if (base.empty()) {
     char stamp[32];
     std::time_t now = std::time(nullptr);
@@ -93,7 +98,7 @@ RunDir RunDir::create(const std::string& out, const std::string& model) {
   };
   std::string path = base;
   for (int n = 2; taken(path); ++n) path = base + "-" + std::to_string(n);
-  if (!out.empty() && path != out)
+  if (!out.empty() && path != base)
     std::fprintf(stderr, "kiln: '%s' is not empty; this run goes to '%s'\n", out.c_str(), path.c_str());
   std::error_code ec;
   fs::create_directories(fs::path(path) / "samples", ec);
@@ -135,7 +140,7 @@ void RunDir::log(int64_t step, const std::vector<std::pair<std::string, double>>
     series_named(name).points.emplace_back(double(step), value);
   }
   csv.flush();
-  KILN_CHECK(csv.good(), "cannot write '", file("metrics.csv"), "' (disk full?)");
+  KILN_CHECK(csv.good(), "cannot write '", file("metrics.csv"), "': ", std::strerror(errno));
 }
 
 report::Series& RunDir::series_named(const std::string& name) {

@@ -40,12 +40,6 @@ double config_double(const RunDir& run, const Config& config, const std::string&
   return v;
 }
 
-void use_vocabulary_of(const RunDir& run, TokenData& d) {
-  const Config config = run.read_config();
-  const int64_t vocab = config.count("vocab") ? config_int(run, config, "vocab", 1, 1 << 20) : d.vocab;
-  use_run_vocabulary(d, run, config, vocab);
-}
-
 TokenData load_run_data(const RunDir& run, const std::string& corpus, const std::string& path) {
   TokenData d = load_token_data(corpus, path.empty() ? config_value(run, run.read_config(), "data") : path);
   use_vocabulary_of(run, d);

@@ -24,8 +24,6 @@ double config_double(const RunDir& run, const Config& config, const std::string&
 // A sequence run's token data: its own (config "data"), or `path` instead when given, in the ids the
 // run's model was trained with (apps/vocabulary.h).
 TokenData load_run_data(const RunDir& run, const std::string& corpus, const std::string& path);
-// Re-encodes `d` in the ids of `run`'s model (for a resumed run, whose corpus may have changed).
-void use_vocabulary_of(const RunDir& run, TokenData& d);
 
 std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, Device device);
 std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device);

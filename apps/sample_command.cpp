@@ -6,6 +6,7 @@
 //   rnnvae: --count sentences decoded from z ~ N(0, I) at --temperature, or with --interpolate the
 //   sentences along a straight line between the codes of two validation sentences; written as text.
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 
 #include "apps/cli_args.h"
@@ -15,6 +16,7 @@
 #include "apps/token_data.h"
 #include "apps/train_seq.h"
 #include "apps/train_options.h"
+#include "apps/vocabulary.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
@@ -37,7 +39,7 @@ Tensor interpolation_latents(int64_t rows, int64_t steps, int64_t latent, Genera
 // A language model's sample: text, or MIDI + WAV, at --out (a path without extension).
 int sample_sequence(const RunDir& run, const cli::Args& args, Device device) {
   const LanguageModel lm = load_language_model(run, device);
-  const TokenData data = load_run_data(run, lm.corpus, "");
+  const TokenData data = vocabulary_of(run, lm.corpus);  // no corpus is read
   Generator g(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
   const int64_t length = args.get_int("length", 1000, 1, 1 << 20);
   const double temperature = args.get_double("temperature", 0.8, 1e-6, 100.0);
@@ -94,7 +96,13 @@ int sample_command(int argc, char** argv, int first) {
     args.allow_only({"device", "seed", "out", "temperature", "count", "interpolate"}, what);
   else
     args.allow_only({"device", "seed", "out", "count", "interpolate"}, what);
+  if (args.has("interpolate") && args.has("count"))  // an interpolation has its own size
+    throw cli::UsageError("--count does not apply to --interpolate");
+  if (args.has("interpolate") && args.has("temperature"))  // the walk decodes greedily, to show the codes
+    throw cli::UsageError("--temperature does not apply to --interpolate");
   const Device device = parse_device(args.get_string("device", "auto"));
+  std::error_code ec;  // samples/ goes back where it was deleted (a failure shows when the sample is written)
+  if (!args.has("out")) std::filesystem::create_directories(run.file("samples"), ec);
   if (model == "gpt" || model == "charrnn") return sample_sequence(run, args, device);
   if (model == "rnnvae") return sample_sentences(run, args, device);
   const int64_t count = args.get_int("count", 64, 1, 4096);

@@ -12,9 +12,10 @@ namespace kiln::apps {
 
 namespace {
 
-// "kiln: skipped PATH: why" for each file of a corpus folder that was left out (as for image folders).
+// "kiln: skipped: why" for each file of a corpus folder that was left out (as for image folders); the
+// fortune index files (.dat) are not listed: the description counts them.
 void print_skipped(const std::vector<std::string>& skipped) {
-  for (const std::string& why : skipped) std::fprintf(stderr, "kiln: skipped %s\n", why.c_str());
+  for (const std::string& why : skipped) std::fprintf(stderr, "kiln: skipped: %s\n", why.c_str());
 }
 
 }  // namespace
@@ -25,8 +26,6 @@ TokenData load_token_data(const std::string& corpus, const std::string& path) {
   if (corpus == "text") {
     d.text = data::load_text_corpus(path.empty() ? data::kFortunesDir : path);
     print_skipped(d.text.skipped);
-    if (!d.text.index_files.empty())  // Debian's fortunes folder has 43: one line for all of them
-      std::fprintf(stderr, "kiln: skipped %zu fortune index files (.dat)\n", d.text.index_files.size());
     d.train = d.text.train;
     d.validation = d.text.validation;
     d.vocab = d.text.vocabulary_size();

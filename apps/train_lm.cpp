@@ -60,7 +60,8 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   defaults.lr = gpt ? 1e-3 : 2e-3;
   TrainOptions o = parse_train_options(args, defaults);
   if (args.has("epochs")) throw cli::UsageError("--epochs: sequence models count --steps (random windows)");
-  if (args.has("limit")) throw cli::UsageError("--limit: not used by sequence models (pass a smaller --data)");
+  if (o.limit > 0)  // (runs made before 2026-11-22 recorded --limit 0: resuming them replays it)
+    throw cli::UsageError("--limit: not used by sequence models (pass a smaller --data)");
   // GPU defaults: the anchors' workloads (GPT 6×384, context 256; char-LSTM 2×512, 128 steps), batch 64,
   // 3000 steps. CPU defaults: small models and 300 steps, a run of minutes.
   const bool cpu = !o.device.is_cuda();

@@ -37,7 +37,8 @@ int train_rnnvae(int argc, char** argv, int first) {
   defaults.lr = 1e-3;
   TrainOptions o = parse_train_options(args, defaults);
   if (args.has("epochs")) throw cli::UsageError("--epochs: the sentence VAE counts --steps");
-  if (args.has("limit")) throw cli::UsageError("--limit: not used by the sentence VAE (pass a smaller --data)");
+  if (o.limit > 0)  // (runs made before 2026-11-22 recorded --limit 0: resuming them replays it)
+    throw cli::UsageError("--limit: not used by the sentence VAE (pass a smaller --data)");
   const bool cpu = !o.device.is_cuda();
   if (!args.has("batch")) o.batch = cpu ? 32 : 128;
   if (!args.has("steps")) o.steps = cpu ? 300 : 5000;

@@ -50,7 +50,7 @@ std::vector<int64_t> generate(UnaryModule& model, std::vector<int64_t> tokens, i
 std::vector<int64_t> sample_prompt(const TokenData& data) {
   if (data.corpus != "text") return {data::midi_tokens::kVelocity + 16};
   if (data.text.id_of('\n') >= 0) return {data.text.id_of('\n')};
-  return {data.train.to_vector<int64_t>()[0]};
+  return {data.train.numel() > 0 ? data.train.to_vector<int64_t>()[0] : 0};
 }
 
 WrittenSample write_token_sample(const std::string& stem, const TokenData& data, const std::vector<int64_t>& tokens) {

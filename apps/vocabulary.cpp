@@ -6,6 +6,7 @@
 
 #include "apps/run_models.h"
 #include "core/error.h"
+#include "data/midi_tokens.h"
 
 namespace kiln::apps {
 namespace {
@@ -36,15 +37,11 @@ std::string symbols_text(const data::TextCorpus& text) {
   return s;
 }
 
-void use_run_vocabulary(TokenData& d, const RunDir& run, const Config& config, int64_t vocab) {
-  const auto recorded = config.find("symbols");
-  if (d.corpus != "text" || recorded == config.end()) {
-    KILN_CHECK(d.vocab == vocab, "run '", run.path(), "' was trained on ", vocab, " symbols, but ", d.description,
-               " has ", d.vocab, ": evaluate or sample it on the data it was trained on (--data)");
-    return;
-  }
-  // The run's byte values, strictly increasing.
-  const std::string& hex = recorded->second;
+namespace {
+
+// The run's recorded byte values ("symbols"), strictly increasing, and as many as its model's "vocab".
+std::vector<uint8_t> recorded_symbols(const RunDir& run, const Config& config, int64_t vocab) {
+  const std::string& hex = config.at("symbols");
   std::vector<uint8_t> symbols;
   for (size_t i = 0; i < hex.size(); i += 2) {
     const int hi = hex_digit(hex[i]), lo = i + 1 < hex.size() ? hex_digit(hex[i + 1]) : -1;
@@ -55,6 +52,20 @@ void use_run_vocabulary(TokenData& d, const RunDir& run, const Config& config, i
   }
   KILN_CHECK(int64_t(symbols.size()) == vocab, "'", run.file("config.json"), "': 'symbols' holds ", symbols.size(),
              " byte values, but 'vocab' says ", vocab);
+  return symbols;
+}
+
+}  // namespace
+
+void use_vocabulary_of(const RunDir& run, TokenData& d) {
+  const Config config = run.read_config();
+  const int64_t vocab = config.count("vocab") ? config_int(run, config, "vocab", 1, 1 << 20) : d.vocab;
+  if (d.corpus != "text" || !config.count("symbols")) {
+    KILN_CHECK(d.vocab == vocab, "run '", run.path(), "' was trained on ", vocab, " symbols, but ", d.description,
+               " has ", d.vocab, ": use it with the data it was trained on (--data)");
+    return;
+  }
+  const std::vector<uint8_t> symbols = recorded_symbols(run, config, vocab);
   // The data's ids → the run's ids (−1: a byte the run never saw).
   std::array<int64_t, 256> run_id;
   run_id.fill(-1);
@@ -73,6 +84,24 @@ void use_run_vocabulary(TokenData& d, const RunDir& run, const Config& config, i
   d.validation = d.text.validation = reencode(d.validation);
   d.text.build_vocabulary(symbols);
   d.vocab = vocab;
+}
+
+TokenData vocabulary_of(const RunDir& run, const std::string& corpus) {
+  const Config config = run.read_config();
+  if (corpus == "text" && !config.count("symbols")) return load_run_data(run, corpus, "");
+  TokenData d;
+  d.corpus = corpus;
+  d.vocab = config_int(run, config, "vocab", 1, 1 << 20);
+  d.train = d.validation = from_vector(std::vector<int64_t>{}, {0}, {.dtype = DType::Int64});
+  if (corpus == "text") {
+    d.text.build_vocabulary(recorded_symbols(run, config, d.vocab));
+    d.description = "the vocabulary of run '" + run.path() + "'";
+  } else {
+    KILN_CHECK(d.vocab == data::midi_tokens::kVocabularySize, "'", run.file("config.json"), "': 'vocab' is ", d.vocab,
+               ", but kiln's music tokens number ", data::midi_tokens::kVocabularySize);
+    d.description = "music event tokens";
+  }
+  return d;
 }
 
 }  // namespace kiln::apps

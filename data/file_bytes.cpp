@@ -23,36 +23,34 @@ const char* file_kind(mode_t mode) {
   return "not a regular file";
 }
 
-// The bytes of a regular file as they are on disk. The type is checked before opening: opening a FIFO
-// would wait for a writer, and a device such as /dev/zero never ends.
+// The bytes of a regular file as they are on disk. The file is opened without blocking and its type is
+// checked on the open descriptor (no window for the path to change in between): a FIFO would otherwise
+// wait for a writer, and a device such as /dev/zero never ends.
 std::vector<uint8_t> read_regular_file(const std::string& path, uint64_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  KILN_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno));
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_at_end{fd};
   struct stat st {};
-  KILN_CHECK(::stat(path.c_str(), &st) == 0, "cannot open '", path, "': ", std::strerror(errno));
+  KILN_CHECK(::fstat(fd, &st) == 0, "cannot read '", path, "': ", std::strerror(errno));
   KILN_CHECK(!S_ISDIR(st.st_mode), "cannot read '", path, "': it is a folder, not a file");
   KILN_CHECK(S_ISREG(st.st_mode), "cannot read '", path, "': it is ", file_kind(st.st_mode), ", not a regular file");
   KILN_CHECK(uint64_t(st.st_size) <= max_bytes, "cannot read '", path, "': it is ", st.st_size,
              " bytes, over kiln's limit of ", byte_size_text(max_bytes), " for one file");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  KILN_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno));
   std::vector<uint8_t> bytes;
   bytes.reserve(size_t(st.st_size));
   std::vector<uint8_t> buffer(size_t(1) << 20);
   while (true) {
     const ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      KILN_FAIL("cannot read '", path, "': ", std::strerror(err));
-    }
+    KILN_CHECK(n >= 0, "cannot read '", path, "': ", std::strerror(errno));
     if (n == 0) break;
-    if (bytes.size() + size_t(n) > max_bytes) {  // the file grew while being read
-      ::close(fd);
-      KILN_FAIL("cannot read '", path, "': it is over kiln's limit of ", byte_size_text(max_bytes), " for one file");
-    }
+    KILN_CHECK(bytes.size() + size_t(n) <= max_bytes, "cannot read '", path, "': it is over kiln's limit of ",
+               byte_size_text(max_bytes), " for one file");  // the file grew while being read
     bytes.insert(bytes.end(), buffer.data(), buffer.data() + n);
   }
-  ::close(fd);
   return bytes;
 }
 
@@ -70,6 +68,14 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& p
     ~End() { inflateEnd(z); }
   } end{&z};
   std::vector<uint8_t> out, buffer(size_t(1) << 18);
+  // The last four bytes give the (last member's) size mod 2³²: a hint that saves regrowing `out`, trusted
+  // only up to what deflate can reach (at most 1032:1), so that a forged trailer reserves nothing absurd.
+  if (in.size() >= 18) {
+    const size_t n = in.size();
+    const uint64_t hint = uint64_t(in[n - 4]) | uint64_t(in[n - 3]) << 8 | uint64_t(in[n - 2]) << 16 |
+                          uint64_t(in[n - 1]) << 24;
+    out.reserve(size_t(std::min({hint, max_bytes, uint64_t(n) * 1032})));
+  }
   size_t fed = 0;  // bytes of `in` handed to zlib so far
   auto consumed = [&] { return fed - z.avail_in; };
   while (true) {  // one gzip member
@@ -96,7 +102,8 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& p
                   z.msg != nullptr ? z.msg : zError(rc), ")");
     }
     const size_t at = consumed();
-    if (at == in.size()) return out;
+    // Zero bytes after the last member (padding from tape or block devices) are accepted, as gzip does.
+    if (std::all_of(in.begin() + ptrdiff_t(at), in.end(), [](uint8_t b) { return b == 0; })) return out;
     KILN_CHECK(is_gzip(in, at), "cannot read '", path, "': ", in.size() - at,
                " bytes of trailing garbage after the end of the gzip data at byte ", at);
     KILN_CHECK(inflateReset(&z) == Z_OK, "cannot read '", path, "': zlib could not restart");

@@ -1,16 +1,11 @@
 # Ctrl-C during training: `kiln train` stops at the end of a step with a checkpoint and exit code 130,
-# and `kiln resume` then ends with exactly the weights of a run that was never interrupted.
-#   cmake -DKILN=path/to/kiln -DTIMEOUT=path/to/timeout -DRUNS=folder [-DARGS="gpt|--context|16|..."]
-#         -P cli_interrupt.cmake        (ARGS '|'-separated; default: a small DCGAN)
-if(NOT DEFINED ARGS)
-  set(ARGS "dcgan|--batch|8|--features|4|--limit|64")
-endif()
-string(REPLACE "|" ";" args "${ARGS}")
-set(flags ${args} --device cpu --log-every 1000 --checkpoint-every 1000000 --sample-every 1000000 --seed 3)
+# and `kiln resume` then ends with exactly the checkpoint of a run that was never interrupted.
+#   cmake -DKILN=path/to/kiln -DTIMEOUT=path/to/timeout -DRUNS=folder -P cli_interrupt.cmake
+set(flags --device cpu --batch 8 --features 4 --limit 64 --log-every 1000 --checkpoint-every 1000000 --seed 3)
 file(REMOVE_RECURSE "${RUNS}/interrupted" "${RUNS}/uninterrupted")
 # SIGINT after 15 s (the data set loads in a few seconds, more on a loaded machine; then hundreds of steps
 # a second).
-execute_process(COMMAND "${TIMEOUT}" --preserve-status -s INT 15 "${KILN}" train ${flags} --steps 1000000
+execute_process(COMMAND "${TIMEOUT}" --preserve-status -s INT 15 "${KILN}" train dcgan --steps 1000000 ${flags}
                         --out "${RUNS}/interrupted"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")
@@ -26,10 +21,10 @@ execute_process(COMMAND "${KILN}" resume "${RUNS}/interrupted" --steps ${last}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")
 math(EXPR next "${stopped} + 1")
-if(NOT rc EQUAL 0 OR NOT "${out}" MATCHES "resuming .* at step ${next} of ${last}")
+if(NOT rc EQUAL 0 OR NOT "${out}" MATCHES "resuming DCGAN .* at step ${next} of ${last}")
   message(FATAL_ERROR "expected the resumed run to continue at step ${next} and finish")
 endif()
-execute_process(COMMAND "${KILN}" train ${flags} --steps ${last} --out "${RUNS}/uninterrupted"
+execute_process(COMMAND "${KILN}" train dcgan --steps ${last} ${flags} --out "${RUNS}/uninterrupted"
                 RESULT_VARIABLE rc OUTPUT_QUIET)
 execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${RUNS}/interrupted/model.safetensors"
                         "${RUNS}/uninterrupted/model.safetensors" RESULT_VARIABLE same)

@@ -1,14 +1,17 @@
 # Run folders that are not as kiln left them, for the bad-input tests:
-#   MODE=corrupt_config: a copy of run RUN whose config.json has KEY set to VALUE; `kiln ARGS COPY` must
-#     exit 1 naming config.json, the key and the value.
-#   MODE=out_not_empty: `kiln ARGS --out DIR` with DIR holding a file of the user's must leave that file
+#   MODE=corrupt_config: a copy of run RUN's config.json in DIR, with KEY set to VALUE; `kiln ARGS DIR`
+#     must exit 1 naming config.json, the key and the value.
+#   MODE=out_not_empty: `kiln ARGS --out DIR/` with DIR holding a file of the user's must leave that file
 #     alone and train into DIR-2.
+#   MODE=without_data: a copy of run RUN's config.json and weights in DIR, whose data no longer exists;
+#     `kiln ARGS DIR` must still work (sampling a text run needs only its recorded vocabulary).
 #   cmake -DKILN=... -DMODE=... -DRUN=... -DKEY=... -DVALUE=... -DDIR=... -DARGS="sample|--device|cpu" -P cli_run_folder.cmake
 string(REPLACE "|" ";" args "${ARGS}")
 if(MODE STREQUAL "corrupt_config")
+  # Only config.json: the run's other files may be being written by tests that sample from it, and the
+  # bad value is found before any weights are read.
   file(REMOVE_RECURSE "${DIR}")
-  file(COPY "${RUN}/" DESTINATION "${DIR}")
-  file(READ "${DIR}/config.json" config)
+  file(READ "${RUN}/config.json" config)
   string(REGEX REPLACE "\"${KEY}\": \"[^\"]*\"" "\"${KEY}\": \"${VALUE}\"" config "${config}")
   file(WRITE "${DIR}/config.json" "${config}")
   execute_process(COMMAND "${KILN}" ${args} "${DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -19,12 +22,23 @@ if(MODE STREQUAL "corrupt_config")
 elseif(MODE STREQUAL "out_not_empty")
   file(REMOVE_RECURSE "${DIR}" "${DIR}-2")
   file(WRITE "${DIR}/model.safetensors" "the user's file")
-  execute_process(COMMAND "${KILN}" ${args} --out "${DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  execute_process(COMMAND "${KILN}" ${args} --out "${DIR}/" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message("${out}${err}")
   file(READ "${DIR}/model.safetensors" kept)
   if(NOT rc EQUAL 0 OR NOT kept STREQUAL "the user's file" OR NOT EXISTS "${DIR}-2/config.json"
      OR NOT "${err}" MATCHES "is not empty; this run goes to")
     message(FATAL_ERROR "expected the run in ${DIR}-2 and the user's file untouched")
+  endif()
+elseif(MODE STREQUAL "without_data")
+  file(REMOVE_RECURSE "${DIR}")
+  file(READ "${RUN}/config.json" config)
+  string(REGEX REPLACE "\"data\": \"[^\"]*\"" "\"data\": \"/nonexistent/corpus\"" config "${config}")
+  file(WRITE "${DIR}/config.json" "${config}")
+  file(COPY_FILE "${RUN}/model.safetensors" "${DIR}/model.safetensors")
+  execute_process(COMMAND "${KILN}" ${args} "${DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  message("${out}${err}")
+  if(NOT rc EQUAL 0 OR NOT "${out}" MATCHES "wrote ")
+    message(FATAL_ERROR "expected the sample to be written without the run's data")
   endif()
 else()
   message(FATAL_ERROR "unknown MODE '${MODE}'")

@@ -88,6 +88,11 @@ TEST_CASE("gzip files: whole streams only; truncated, corrupt or trailing bytes 
   write(dir / "trailing.gz", trailing);
   CHECK_THROWS_WITH_TEXT(read_file_bytes((dir / "trailing.gz").string()),
                          "4 bytes of trailing garbage after the end of the gzip data at byte " + std::to_string(gz.size()));
+  // zero padding after the last member is accepted, as gzip does
+  std::vector<uint8_t> padded = gz;
+  padded.insert(padded.end(), 512, 0);
+  write(dir / "padded.gz", padded);
+  CHECK(read_file_bytes((dir / "padded.gz").string()) == text);
   std::vector<uint8_t> bad_crc = gz;
   bad_crc[gz.size() - 6] ^= 0xFF;  // the CRC-32 of the trailer
   write(dir / "crc.gz", bad_crc);
