@@ -10,6 +10,7 @@
 #endif
 
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -45,6 +46,9 @@ inline std::vector<std::string> names_of(const std::vector<std::pair<std::string
   for (const auto& entry : named) out.push_back(entry.first);
   return out;
 }
+
+// An empty folder <temp>/kiln_test_<group>/<name>, made anew (whatever an earlier run left is removed).
+std::filesystem::path fresh_dir(const std::string& group, const std::string& name);
 
 // The path of a file in tests/golden/ (expected values written by an independent implementation,
 // see tests/golden/README.md).

@@ -5,6 +5,13 @@
 
 namespace kiln::test {
 
+std::filesystem::path fresh_dir(const std::string& group, const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("kiln_test_" + group) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 Tensor random_input(const Shape& shape, uint64_t seed, double lo, double hi) {
   Generator gen(seed);
   Tensor t = uniform(shape, lo, hi, {.dtype = DType::Float64}, gen);

@@ -24,12 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / "kiln_test_file_bytes" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path fresh_dir(const std::string& name) { return test::fresh_dir("file_bytes", name); }
 
 std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& plain) {
   uLongf size = compressBound(uLong(plain.size())) + 64;

@@ -13,12 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / "kiln_test_images" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path fresh_dir(const std::string& name) { return test::fresh_dir("images", name); }
 
 // A w×h RGB image whose pixel (x, y) is (10x, 10y, 7).
 Image ramp(int w, int h) {
