@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "apps/cli_args.h"
@@ -70,7 +71,8 @@ int resume(int argc, char** argv) {
     else
       words.insert(words.end(), {"--" + name, value});
   for (int i = 3; i < argc; ++i) words.push_back(argv[i]);
-  words.insert(words.end(), {"--out", run.path(), "--resume"});
+  // The folder absolute: config.json's "out" and the hints kiln prints then work from any directory.
+  words.insert(words.end(), {"--out", std::filesystem::absolute(run.path()).lexically_normal().string(), "--resume"});
   std::vector<char*> args;
   for (std::string& w : words) args.push_back(w.data());
   return train(int(args.size()), args.data());

@@ -7,10 +7,11 @@
 
 namespace kiln::apps {
 
-void Resumable::save(const RunDir& run, int64_t step, const Config& config) const {
+void Resumable::save(const RunDir& run, int64_t step, const Config& config, const Config& notes) const {
   Checkpoint c;
   c.step = step;
   c.config = config;
+  c.notes = notes;
   for (const auto& [name, m] : modules) c.add_state("model." + name, m->state_dict());
   for (const auto& [name, o] : optimizers) c.add_state("optimizer." + name, o->state_tensors());
   for (const auto& [name, e] : averages) c.add_state("ema." + name, e->state_tensors());
@@ -20,10 +21,18 @@ void Resumable::save(const RunDir& run, int64_t step, const Config& config) cons
   save_checkpoint(run.file("checkpoint.safetensors"), c);
 }
 
-int64_t Resumable::restore(const RunDir& run) {
+int64_t Resumable::restore(const RunDir& run, Config* notes) {
   const std::string path = run.file("checkpoint.safetensors");
   KILN_CHECK(std::filesystem::exists(path), "run '", run.path(), "' has no checkpoint.safetensors to resume from");
   const Checkpoint c = load_checkpoint(path);
+  // A checkpoint copied in from another run may fit every shape and still be another model's state.
+  const Config config = run.read_config();
+  for (const char* key : {"model", "corpus", "symbols"}) {
+    const auto mine = config.find(key), theirs = c.config.find(key);
+    KILN_CHECK(mine == config.end() || theirs == c.config.end() || mine->second == theirs->second, "checkpoint '",
+               path, "' was written by another run: its '", key, "' differs from the one in ", run.file("config.json"));
+  }
+  if (notes) *notes = c.notes;
   try {
     for (auto& [name, m] : modules) m->load_state_dict(c.state("model." + name));
     for (auto& [name, o] : optimizers) o->load_state_tensors(c.state("optimizer." + name));

@@ -25,11 +25,12 @@ struct Resumable {
   double learning_rate = 0.0;  // > 0: every optimizer's rate after restoring (a --lr given on resume wins)
 
   // Writes the state after `step` steps to run/checkpoint.safetensors (the previous one stays valid
-  // until the new one is complete).
-  void save(const RunDir& run, int64_t step, const Config& config) const;
-  // Loads run/checkpoint.safetensors into everything listed and returns its step; an error names the
-  // file when it is missing, damaged or does not fit.
-  int64_t restore(const RunDir& run);
+  // until the new one is complete), with the run's config and `notes` (values the caller wants back).
+  void save(const RunDir& run, int64_t step, const Config& config, const Config& notes = {}) const;
+  // Loads run/checkpoint.safetensors into everything listed and returns its step, and the saved notes
+  // in `notes`; an error names the file when it is missing, damaged, does not fit, or was written by a
+  // run of another model or vocabulary than `run`.
+  int64_t restore(const RunDir& run, Config* notes = nullptr);
 };
 
 }  // namespace kiln::apps

@@ -90,20 +90,44 @@ RunDir RunDir::create(const std::string& out, const std::string& model) {
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
     base = "runs/" + model + "-" + stamp;
   }
-  // A run never writes into a folder that holds anything (another run, or files of the user's): it takes
-  // the first free name of base, base-2, base-3, ... and says so when that is not the folder asked for.
-  auto taken = [](const std::string& p) {
+  // A run never writes into a folder that holds anything (another run, or files of the user's) or that
+  // another kiln process is writing: it takes the first free name of base, base-2, base-3, ... and says
+  // so when that is not the folder asked for. The lock, taken before the second look, settles a race
+  // between two kiln processes that found the same empty name.
+  auto holds_files = [](const std::string& p) {
     std::error_code ec;
-    return fs::exists(p, ec) && !(fs::is_directory(p, ec) && fs::is_empty(p, ec));
+    if (!fs::exists(p, ec)) return false;
+    if (!fs::is_directory(p, ec)) return true;
+    for (const auto& entry : fs::directory_iterator(p, ec))
+      if (entry.path().filename() != ".lock") return true;
+    return false;
   };
-  std::string path = base;
-  for (int n = 2; taken(path); ++n) path = base + "-" + std::to_string(n);
-  if (!out.empty() && path != base)
-    std::fprintf(stderr, "kiln: '%s' is not empty; this run goes to '%s'\n", out.c_str(), path.c_str());
+  for (int n = 1;; ++n) {
+    const std::string path = n == 1 ? base : base + "-" + std::to_string(n);
+    if (holds_files(path)) continue;
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    KILN_CHECK(!ec, "cannot create the run folder '", path, "': ", ec.message());
+    std::shared_ptr<RunLock> lock = RunLock::try_acquire(path);
+    if (!lock || holds_files(path)) continue;
+    fs::create_directories(fs::path(path) / "samples", ec);
+    KILN_CHECK(!ec, "cannot create the run folder '", path, "': ", ec.message());
+    if (!out.empty() && path != base)
+      std::fprintf(stderr, "kiln: '%s' is not empty or in use; this run goes to '%s'\n", out.c_str(), path.c_str());
+    RunDir run(path);
+    run.lock_ = std::move(lock);
+    return run;
+  }
+}
+
+void RunDir::lock_for_writing() {
+  lock_ = RunLock::try_acquire(path_);
+  KILN_CHECK(lock_ != nullptr, "run folder '", path_, "' is being written by another kiln process (a training ",
+             "or resume of it is running); wait for it to end, or stop it first");
+  remove_stale_temporaries(path_);
   std::error_code ec;
-  fs::create_directories(fs::path(path) / "samples", ec);
-  KILN_CHECK(!ec, "cannot create the run folder '", path, "': ", ec.message());
-  return RunDir(path);
+  fs::create_directories(fs::path(path_) / "samples", ec);
+  KILN_CHECK(!ec, "cannot create '", file("samples"), "': ", ec.message());
 }
 
 RunDir RunDir::open(const std::string& path) {

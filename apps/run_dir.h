@@ -8,9 +8,11 @@
 //   report.html        one self-contained page with all of the above
 #pragma once
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "apps/run_lock.h"
 #include "report/svg_plot.h"
 
 namespace kiln::apps {
@@ -19,11 +21,15 @@ using Config = std::map<std::string, std::string>;
 
 class RunDir {
  public:
-  // Creates `out`, or runs/<model>-<YYYYmmdd-HHMMSS> when out is empty (never reusing a folder that
-  // already holds a run: a suffix -2, -3, ... is added).
+  // Creates `out`, or runs/<model>-<YYYYmmdd-HHMMSS> when out is empty, and holds its lock
+  // (apps/run_lock.h). A folder that holds anything, or that another kiln process is writing, is never
+  // used: a suffix -2, -3, ... is added.
   static RunDir create(const std::string& out, const std::string& model);
   // An existing run (for sample, resume, eval); throws naming the folder when it is not a kiln run.
   static RunDir open(const std::string& path);
+  // Before a resumed run writes into the folder: takes its lock (an error when another kiln process
+  // holds it), removes what a killed writer left behind and puts back a deleted samples/.
+  void lock_for_writing();
 
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
@@ -48,6 +54,7 @@ class RunDir {
   report::Series& series_named(const std::string& name);  // created empty when new
   std::string path_;
   std::vector<report::Series> series_;
+  std::shared_ptr<RunLock> lock_;  // held while this process writes the run
 };
 
 // Minimal JSON object of strings (the config file): {"key": "value", ...}.

@@ -47,14 +47,13 @@ int train_classifier(int argc, char** argv, int first) {
   state.optimizers = {{"adam", &optimizer}};
   state.loader = &loader;
   state.learning_rate = o.lr;
-  const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "classifier on " + data.description,
-                  {{"parameters", std::to_string(model.parameter_count())}, {"classes", std::to_string(classes)}}, "img", start + 1);
+                  {{"parameters", std::to_string(model.parameter_count())}, {"classes", std::to_string(classes)}}, "img", state);
   double best = 0.0;  // the best test accuracy so far (also of the run before a resume)
   for (const report::Series& s : run.dir().series())
     if (s.name == "test_accuracy")
       for (auto [step, accuracy] : s.points) best = std::max(best, accuracy);
-  for (int64_t step = start + 1; step <= o.steps; ++step) {
+  for (int64_t step = run.first_step(); step <= o.steps; ++step) {
     std::vector<Tensor> batch = loader.next();
     Tensor loss = cross_entropy(model.forward(batch[0]), batch[1]);
     optimizer.zero_grad();

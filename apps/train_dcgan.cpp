@@ -84,7 +84,6 @@ int train_dcgan(int argc, char** argv, int first) {
   state.generators = {{"init", &rng}, {"noise", &noise}};
   state.loader = &loader;
   state.learning_rate = o.lr;
-  const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "DCGAN on " + data.description,
                   {{"latent", std::to_string(config.latent)},
                    {"channels", std::to_string(config.channels)},
@@ -93,10 +92,10 @@ int train_dcgan(int argc, char** argv, int first) {
                    {"ema", exact_number(ema_decay)},
                    {"generator_parameters", std::to_string(g.parameter_count())},
                    {"discriminator_parameters", std::to_string(d.parameter_count())}},
-                  "img", start + 1);
+                  "img", state);
 
   const Tensor ones = full({o.batch}, 1.0, {.device = o.device}), zeros_ = zeros({o.batch}, {.device = o.device});
-  for (int64_t step = start + 1; step <= o.steps; ++step) {
+  for (int64_t step = run.first_step(); step <= o.steps; ++step) {
     Tensor real = loader.next()[0];
     Tensor fake = g.forward(randn({o.batch, config.latent}, {.device = o.device}, noise));
     // D: maximize log D(x) + log(1 − D(G(z))). The real batch goes through D first, then the fake one, in

@@ -134,10 +134,8 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   state.optimizers = {{"optimizer", optimizer.get()}};
   state.generators = {{"init", &rng}, {"windows", &windows}, {"sampler", &sampler}};
   state.learning_rate = o.lr;
-  const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
-  TrainingRun run(o, (gpt ? "GPT" : "char-RNN") + std::string(" on ") + data.description, model_config, "tok",
-                  start + 1);
-  for (int64_t step = start + 1; step <= o.steps; ++step) {
+  TrainingRun run(o, (gpt ? "GPT" : "char-RNN") + std::string(" on ") + data.description, model_config, "tok", state);
+  for (int64_t step = run.first_step(); step <= o.steps; ++step) {
     auto [x, y] = random_windows(data.train, o.batch, context, windows);
     if (schedule) schedule->apply(*optimizer, step);
     Tensor logits = model->forward(upload(x, o.device));

@@ -10,9 +10,14 @@
 
 namespace kiln::apps {
 
+// One "name=value" line per flag; a backslash or a line break inside a value (a folder name may hold
+// one) is written as \\ or \n, so that it can neither end the line nor start a flag of its own.
 std::string flags_text(const Config& flags) {
   std::string text;
-  for (const auto& [name, value] : flags) text += (text.empty() ? "" : "\n") + name + "=" + value;
+  for (const auto& [name, value] : flags) {
+    text += (text.empty() ? "" : "\n") + name + "=";
+    for (char c : value) text += c == '\\' ? "\\\\" : c == '\n' ? "\\n" : std::string(1, c);
+  }
   return text;
 }
 
@@ -33,7 +38,18 @@ Config flags_from_text(const std::string& text) {
     if (end == std::string::npos) end = text.size();
     const std::string line = text.substr(start, end - start);
     const size_t eq = line.find('=');
-    if (eq != std::string::npos) flags[line.substr(0, eq)] = line.substr(eq + 1);
+    if (eq != std::string::npos) {
+      std::string value;
+      for (size_t i = eq + 1; i < line.size(); ++i) {
+        if (line[i] == '\\' && i + 1 < line.size()) {
+          ++i;
+          value += line[i] == 'n' ? '\n' : line[i];
+        } else {
+          value += line[i];
+        }
+      }
+      flags[line.substr(0, eq)] = value;
+    }
     start = end + 1;
   }
   return flags;

@@ -70,16 +70,15 @@ int train_rnnvae(int argc, char** argv, int first) {
   state.generators = {{"init", &rng}, {"batches", &batches}, {"noise", &noise}, {"drop", &drop},
                       {"sampler", &sampler}};
   state.learning_rate = o.lr;
-  const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "sentence VAE on " + data.description + ", " + std::to_string(train.count) + " sentences",
                   {{"max_len", std::to_string(max_len)}, {"embed", std::to_string(c.embed)},
                    {"hidden", std::to_string(c.hidden)}, {"latent", std::to_string(c.latent)},
                    {"anneal", std::to_string(anneal)}, {"word_dropout", exact_number(word_dropout)},
                    {"clip", exact_number(clip)}, {"parameters", std::to_string(vae.parameter_count())},
                    {"vocab", std::to_string(data.vocab)}, {"symbols", symbols_text(data.text)}},
-                  "sent", start + 1);
+                  "sent", state);
   const CrossEntropyOptions ce{.ignore_index = sp.pad, .reduction = Reduction::Sum};
-  for (int64_t step = start + 1; step <= o.steps; ++step) {
+  for (int64_t step = run.first_step(); step <= o.steps; ++step) {
     Tensor pick = randint(0, train.count, {o.batch}, {.dtype = DType::Int64}, batches);
     Tensor targets = index_select(train.targets, 0, pick), inputs = index_select(train.inputs, 0, pick);
     if (word_dropout > 0.0) {  // UNK for a fraction of the real symbols (not BOS, not padding)

@@ -52,13 +52,12 @@ int train_vae(int argc, char** argv, int first) {
   state.generators = {{"noise", &noise}};
   state.loader = &loader;
   state.learning_rate = o.lr;
-  const int64_t start = o.resume ? state.restore(RunDir::open(o.out)) : 0;
   TrainingRun run(o, "conv VAE on " + data.description,
                   {{"latent", std::to_string(latent)},
                    {"channels", std::to_string(data.train.images.size(1))},
-                   {"parameters", std::to_string(vae.parameter_count())}}, "img", start + 1);
+                   {"parameters", std::to_string(vae.parameter_count())}}, "img", state);
   const Tensor originals = data.test.images.narrow(0, 0, shown).to(o.device);
-  for (int64_t step = start + 1; step <= o.steps; ++step) {
+  for (int64_t step = run.first_step(); step <= o.steps; ++step) {
     Tensor x = loader.next()[0];
     Tensor loss = models::vae_loss(vae.forward(x, randn({o.batch, latent}, {.device = o.device}, noise)), x);
     optimizer.zero_grad();

@@ -1,7 +1,10 @@
 #include "apps/training_run.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "apps/cli_args.h"
@@ -12,15 +15,51 @@
 
 namespace kiln::apps {
 
+namespace {
+
+// The run folder of a resumed run, locked against other writers.
+RunDir open_for_writing(const std::string& path) {
+  RunDir run = RunDir::open(path);
+  run.lock_for_writing();
+  return run;
+}
+
+// Pending metric sums as checkpoint notes, "metric.<name>" = "<sum> <count>", the sum in C's exact
+// hexadecimal floating-point form (%a), so that a resumed run adds to the very same number.
+constexpr const char* kMetricNote = "metric.";
+
+// `path` as one shell word: as it is when it holds only safe characters, else in single quotes.
+std::string shell_word(const std::string& path) {
+  const bool safe = !path.empty() && path[0] != '-' && std::all_of(path.begin(), path.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("/._-+:@%", c) != nullptr;
+  });
+  if (safe) return path;
+  std::string quoted = "'";
+  for (char c : path) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
 TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,
-                         const std::string& unit, int64_t first_step)
+                         const std::string& unit, Resumable& state)
     : options_(options),
-      dir_(options.resume ? RunDir::open(options.out) : RunDir::create(options.out, options.model)),
-      progress_(first_step, options.steps, unit, options.device) {
+      dir_(options.resume ? open_for_writing(options.out) : RunDir::create(options.out, options.model)),
+      first_step_(options.resume ? state.restore(dir_, &restored_notes_) + 1 : 1),
+      progress_(first_step_, options.steps, unit, options.device) {
+  const int64_t first_step = first_step_;
   if (options.resume && first_step > options.steps)  // checked before anything in the run folder changes
     throw cli::UsageError("run '" + options.out + "' has already trained " + std::to_string(first_step - 1) +
                           " steps: resume it with a larger --steps to train longer (it asked for " +
                           std::to_string(options.steps) + ")");
+  for (const auto& [key, value] : restored_notes_) {
+    if (key.rfind(kMetricNote, 0) != 0) continue;
+    char* end = nullptr;
+    const double sum = std::strtod(value.c_str(), &end);
+    const long long count = std::strtoll(end, nullptr, 10);
+    if (count > 0) sums_[key.substr(std::string(kMetricNote).size())] = {
+        scalar_tensor(sum, {.dtype = DType::Float64, .device = options.device}), int64_t(count)};
+  }
   install_interrupt_handlers();  // from here on, Ctrl-C stops at a step boundary with a checkpoint
   config_ = options.to_config();
   config_.insert(model_config.begin(), model_config.end());
@@ -71,6 +110,17 @@ void TrainingRun::checkpoint(int64_t step, const Resumable& state) {
   state.save(dir_, step, config_);
 }
 
+void TrainingRun::checkpoint_unlogged(int64_t step, const Resumable& state) {
+  Config notes;
+  for (const auto& [name, entry] : sums_) {
+    if (entry.second == 0) continue;
+    char sum[40];
+    std::snprintf(sum, sizeof sum, "%a", entry.first.item());  // a sync, at a checkpoint only
+    notes[kMetricNote + name] = std::string(sum) + " " + std::to_string(entry.second);
+  }
+  state.save(dir_, step, config_, notes);
+}
+
 void TrainingRun::flush_metrics(int64_t step) {
   report::Metrics values;
   for (auto& [name, entry] : sums_) {
@@ -113,7 +163,10 @@ void TrainingRun::write_report() {
 
 bool TrainingRun::end_of_step(int64_t step, const Resumable& state) {
   const bool stop = interrupt_requested() && step < options_.steps;
-  if (due(step, options_.checkpoint_every) || stop) checkpoint(step, state);
+  if (stop)
+    checkpoint_unlogged(step, state);
+  else if (due(step, options_.checkpoint_every))
+    checkpoint(step, state);
   if (stop) interrupted_at_ = step;
   return !stop;
 }
@@ -123,8 +176,8 @@ void TrainingRun::finish() {
   write_report();
   if (interrupted_at_ > 0)
     throw Interrupted("interrupted at step " + std::to_string(interrupted_at_) + " of " +
-                      std::to_string(options_.steps) + "; the checkpoint is saved: continue with 'kiln resume " +
-                      dir_.path() + "'");
+                      std::to_string(options_.steps) + "; the checkpoint is saved: continue with: kiln resume " +
+                      shell_word(dir_.path()));
   std::printf("kiln: done; report: %s\n", dir_.file("report.html").c_str());
   std::fflush(stdout);
 }

@@ -16,10 +16,12 @@ namespace kiln::apps {
 
 class TrainingRun {
  public:
-  // Creates the run folder (or reopens it when options.resume, continuing at `first_step`) and writes
-  // config.json.
+  // Creates the run folder, or when options.resume reopens it and restores `state` (and the pending
+  // metric averages) from its checkpoint; holds the folder's lock; writes config.json.
   TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,
-              const std::string& unit, int64_t first_step = 1);
+              const std::string& unit, Resumable& state);
+  // The step this run starts at: 1, or the one after the checkpoint it resumed from.
+  int64_t first_step() const { return first_step_; }
 
   RunDir& dir() { return dir_; }
   const TrainOptions& options() const { return options_; }
@@ -34,8 +36,9 @@ class TrainingRun {
   // Logs values computed outside the step (test accuracy, validation loss, FID, ...).
   void log(int64_t step, const report::Metrics& metrics);
   bool due(int64_t step, int64_t every) const { return step % every == 0 || step == options_.steps; }
-  // At every checkpoint_every-th step and the last: logs the pending averages (so that a resumed run
-  // logs exactly what an uninterrupted one does), then writes the checkpoint.
+  // At every checkpoint_every-th step and the last: logs the pending averages (so that a run resumed
+  // from here, or extended with a larger --steps, logs what an uninterrupted one does), then writes the
+  // checkpoint.
   void checkpoint(int64_t step, const Resumable& state);
   // The end of every step: the checkpoint when it is due; after Ctrl-C or SIGTERM (apps/interrupt.h) a
   // checkpoint at this step, and false: the trainer leaves its loop, and finish() reports where the run
@@ -49,6 +52,8 @@ class TrainingRun {
  private:
   TrainOptions options_;
   RunDir dir_;
+  Config restored_notes_;  // the checkpoint's notes when resuming (the pending metric sums)
+  int64_t first_step_;
   Config config_;
   report::RunReport report_;
   report::ProgressLine progress_;
@@ -57,6 +62,9 @@ class TrainingRun {
   int64_t interrupted_at_ = 0;                               // the step an interruption stopped at
 
   void flush_metrics(int64_t step);
+  // The checkpoint of an interrupted step: the pending sums go into it unlogged, and the resumed run
+  // adds to them, so that its rows are those of a run that was never stopped.
+  void checkpoint_unlogged(int64_t step, const Resumable& state);
   Config resolved_flags(const Config& model_config) const;
 };
 

@@ -1,7 +1,7 @@
 # Resumed = uninterrupted, through the command line, for any model: `kiln train ARGS --steps 4` against
 # `kiln train ARGS --steps 2` + `kiln resume --steps 4`, which must log the same metrics and end with
 # byte-identical weights. Also: resuming a finished run without a larger --steps is a usage error that
-# leaves the run folder as it was.
+# leaves the run folder as it was; stale temporary files of a killed writer are removed by the resume.
 #   cmake -DKILN=path/to/kiln -DRUNS=folder -DARGS="gpt|--device|cpu|..." -P cli_resume.cmake  (ARGS '|'-separated)
 string(REPLACE "|" ";" args "${ARGS}")
 file(REMOVE_RECURSE "${RUNS}/straight" "${RUNS}/halves")
@@ -28,9 +28,16 @@ endif()
 file(READ "${RUNS}/halves/config.json" config)
 string(REPLACE "\"flags\": \"" "\"flags\": \"limit=0\\n" config "${config}")
 file(WRITE "${RUNS}/halves/config.json" "${config}")
+# What a writer killed in the middle of a checkpoint or a sample leaves behind goes at the resume.
+file(WRITE "${RUNS}/halves/.checkpoint.safetensors.tmp.99999.0.1" "half a checkpoint")
+file(WRITE "${RUNS}/halves/samples/.step-000002.txt.tmp.99999.1.2" "half a sample")
 kiln(0 resume "${RUNS}/halves" --steps 4)
 if(NOT "${output}" MATCHES "resuming .* at step 3 of 4")
   message(FATAL_ERROR "expected 'resuming ... at step 3 of 4'")
+endif()
+file(GLOB_RECURSE left "${RUNS}/halves/.*.tmp.*" "${RUNS}/halves/samples/.*.tmp.*")
+if(left)
+  message(FATAL_ERROR "stale temporary files were not removed: ${left}")
 endif()
 foreach(file metrics.csv model.safetensors)
   execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${RUNS}/straight/${file}" "${RUNS}/halves/${file}"

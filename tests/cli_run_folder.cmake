@@ -3,6 +3,8 @@
 #     must exit 1 naming config.json, the key and the value.
 #   MODE=out_not_empty: `kiln ARGS --out DIR/` with DIR holding a file of the user's must leave that file
 #     alone and train into DIR-2.
+#   MODE=newline_in_data: `kiln ARGS --data D` with a line break in D's name, then `kiln resume`;
+#     RUN is the text file to put in D.
 #   MODE=without_data: a copy of run RUN's config.json and weights in DIR, whose data no longer exists;
 #     `kiln ARGS DIR` must still work (sampling a text run needs only its recorded vocabulary).
 #   cmake -DKILN=... -DMODE=... -DRUN=... -DKEY=... -DVALUE=... -DDIR=... -DARGS="sample|--device|cpu" -P cli_run_folder.cmake
@@ -26,7 +28,7 @@ elseif(MODE STREQUAL "out_not_empty")
   message("${out}${err}")
   file(READ "${DIR}/model.safetensors" kept)
   if(NOT rc EQUAL 0 OR NOT kept STREQUAL "the user's file" OR NOT EXISTS "${DIR}-2/config.json"
-     OR NOT "${err}" MATCHES "is not empty; this run goes to")
+     OR NOT "${err}" MATCHES "is not empty or in use; this run goes to")
     message(FATAL_ERROR "expected the run in ${DIR}-2 and the user's file untouched")
   endif()
 elseif(MODE STREQUAL "without_data")
@@ -39,6 +41,19 @@ elseif(MODE STREQUAL "without_data")
   message("${out}${err}")
   if(NOT rc EQUAL 0 OR NOT "${out}" MATCHES "wrote ")
     message(FATAL_ERROR "expected the sample to be written without the run's data")
+  endif()
+elseif(MODE STREQUAL "newline_in_data")
+  # A folder name with a line break in it survives the recorded flags: resume finds it.
+  set(data "${DIR}/corpus\nwith an odd name")
+  file(REMOVE_RECURSE "${DIR}")
+  file(MAKE_DIRECTORY "${data}")
+  file(COPY_FILE "${RUN}" "${data}/text.txt")
+  execute_process(COMMAND "${KILN}" ${args} --steps 2 --data "${data}" --out "${DIR}/run" RESULT_VARIABLE rc)
+  execute_process(COMMAND "${KILN}" resume "${DIR}/run" --steps 3 RESULT_VARIABLE rc2 OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err)
+  message("${out}${err}")
+  if(NOT rc EQUAL 0 OR NOT rc2 EQUAL 0 OR NOT "${out}" MATCHES "resuming .* at step 3 of 3")
+    message(FATAL_ERROR "expected the run on '${data}' to train and resume")
   endif()
 else()
   message(FATAL_ERROR "unknown MODE '${MODE}'")

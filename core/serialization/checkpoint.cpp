@@ -66,6 +66,28 @@ uint32_t crc32_of_file_tail(const std::string& path, uint64_t begin) {
   return crc;
 }
 
+// The CRC-32 of what the data CRC does not cover: every metadata entry but the two CRCs (in key order),
+// and every tensor's name, dtype and shape (in name order), so that a damaged step, generator offset or
+// dtype in the header is found as surely as damaged data.
+uint32_t header_crc32(const std::map<std::string, std::string>& meta, const NamedTensors& tensors) {
+  uint32_t crc = 0;
+  auto add = [&](const std::string& text) { crc = crc32_update(crc, text.c_str(), text.size() + 1); };  // with '\0'
+  for (const auto& [key, value] : meta) {
+    if (key == "crc32" || key == "header_crc32") continue;
+    add(key);
+    add(value);
+  }
+  std::vector<const std::pair<std::string, Tensor>*> sorted;
+  for (const auto& entry : tensors) sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : sorted) {
+    add(entry->first);
+    add(dtype_name(entry->second.dtype()));
+    for (int64_t d : entry->second.shape()) add(std::to_string(d));
+  }
+  return crc;
+}
+
 uint64_t read_header_length(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   unsigned char len[8] = {};
@@ -182,6 +204,11 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     KILN_CHECK(!key.empty(), "save_checkpoint: '", path, "': a configuration key is empty");
     meta["config." + key] = value;
   }
+  for (const auto& [key, value] : checkpoint.notes) {
+    KILN_CHECK(!key.empty(), "save_checkpoint: '", path, "': a note key is empty");
+    meta["note." + key] = value;
+  }
+  meta["header_crc32"] = hex8(header_crc32(meta, tensors));
   try {
     save_safetensors(path, tensors, meta);
   } catch (const Error& e) {
@@ -218,10 +245,23 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw Error("load_checkpoint: '" + path + "' is corrupted: the CRC-32 of its data is " + actual_crc +
                 ", the header says " + stored_crc->second);
 
+  auto stored_header_crc = meta.find("header_crc32");
+  if (stored_header_crc != meta.end()) {
+    const std::string actual = hex8(header_crc32(meta, file.tensors));
+    if (actual != stored_header_crc->second)
+      throw Error("load_checkpoint: '" + path + "' is corrupted: the CRC-32 of its header is " + actual +
+                  ", the header says " + stored_header_crc->second);
+  }
+
   Checkpoint ck;
   ck.step = parse_int<int64_t>(path, meta, "step");
   ck.data.epoch = parse_int<int64_t>(path, meta, "data.epoch");
   ck.data.index = parse_int<int64_t>(path, meta, "data.index");
+  constexpr int64_t kMaxCount = int64_t(1) << 40;  // the most steps a run may ask for
+  for (auto [key, value] : {std::pair{"step", ck.step}, {"data.epoch", ck.data.epoch}, {"data.index", ck.data.index}})
+    if (value < 0 || value > kMaxCount)
+      throw Error("load_checkpoint: '" + path + "': the metadata '" + key + "' is " + std::to_string(value) +
+                  ", outside 0 to 2^40 (the file is damaged)");
 
   // Groups, in their saved order; each tensor goes to the group its name starts with.
   auto groups_it = meta.find("groups");
@@ -251,10 +291,12 @@ Checkpoint load_checkpoint(const std::string& path) {
     ck.groups_.emplace_back(group, std::move(tensors));  // fresh contiguous CPU tensors: no snapshot needed
   }
 
-  const std::string gen_prefix = "generator.", config_prefix = "config.";
+  const std::string gen_prefix = "generator.", config_prefix = "config.", note_prefix = "note.";
   for (const auto& [key, value] : meta) {
     if (key.rfind(config_prefix, 0) == 0) {
       ck.config[key.substr(config_prefix.size())] = value;
+    } else if (key.rfind(note_prefix, 0) == 0) {
+      ck.notes[key.substr(note_prefix.size())] = value;
     } else if (key.rfind(gen_prefix, 0) == 0 && key.size() > gen_prefix.size() + 5 &&
                key.compare(key.size() - 5, 5, ".seed") == 0) {
       const std::string name = key.substr(gen_prefix.size(), key.size() - gen_prefix.size() - 5);

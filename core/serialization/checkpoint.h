@@ -42,6 +42,7 @@ class Checkpoint {
   int64_t step = 0;                            // optimizer steps taken so far
   DataPosition data;
   std::map<std::string, std::string> config;   // the run's configuration, e.g. {"lr", "3e-4"}
+  std::map<std::string, std::string> notes;    // what else a caller wants back, e.g. pending metric sums
 
   // Adds a group of state tensors under a name: "model" (or "G", "D" for a GAN), "optimizer", "ema", ...
   // Names are letters, digits, '_', '-' and '.'. The tensors are snapshotted now as contiguous CPU
@@ -69,13 +70,16 @@ class Checkpoint {
 // Writes the checkpoint to `path` through the atomic writer (core/serialization/atomic_file.h): the
 // previous file at `path` stays valid until the new one is complete. The file is a safetensors file with
 // tensors "<group>/<name>" and metadata "format": "kiln-checkpoint", "version": "1", "crc32" (zlib's
-// CRC-32 of the data section, 8 hex digits), "step", "data.epoch", "data.index", "groups",
-// "generator.<name>.seed/.offset" and "config.<key>". Failures throw kiln::Error naming the path.
+// CRC-32 of the data section, 8 hex digits), "header_crc32" (of every other metadata entry and every
+// tensor's name, dtype and shape), "step", "data.epoch", "data.index", "groups",
+// "generator.<name>.seed/.offset", "config.<key>" and "note.<key>". Failures throw kiln::Error naming
+// the path.
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
 // Reads a checkpoint. A missing or unreadable file, a truncated one, a safetensors file that is not a
-// kiln checkpoint, another format version and data that fails the CRC check are each refused with a
-// kiln::Error naming the file.
+// kiln checkpoint, another format version, data or a header that fails its CRC check, and a step or data
+// position outside [0, 2⁴⁰] are each refused with a kiln::Error naming the file. (Checkpoints written
+// before "header_crc32" existed are read without that check.)
 Checkpoint load_checkpoint(const std::string& path);
 
 inline constexpr const char* kCheckpointFormat = "kiln-checkpoint";

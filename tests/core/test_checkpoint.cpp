@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -70,10 +71,11 @@ void check_refused(const std::string& path, const std::string& text) {
 // generators with extreme states, a configuration with characters JSON must escape.
 Checkpoint sample_checkpoint() {
   Checkpoint ck;
-  ck.step = std::numeric_limits<int64_t>::max() - 5;
+  ck.step = (int64_t(1) << 40) - 5;  // near the largest step a checkpoint may hold
   ck.data = {3, 17};
   ck.config = {{"lr", "3e-4"}, {"model", "dcgan"}, {"empty", ""},
                {"note", "quote \" backslash \\ newline \n \xC3\xA9"}};
+  ck.notes = {{"metric.loss", "0x1.8p+1 3"}, {"blank", ""}};
   Generator g(5);
   ck.add_state("G", {{"fc.weight", randn({3, 4}, {}, g)},
                      {"fc.bias", randn({3}, {.dtype = DType::Float64}, g)},
@@ -95,6 +97,7 @@ void check_same_checkpoint(const Checkpoint& a, const Checkpoint& b) {
   CHECK(a.step == b.step);
   CHECK(a.data == b.data);
   CHECK(a.config == b.config);
+  CHECK(a.notes == b.notes);
   CHECK(a.state_groups() == b.state_groups());
   for (const auto& group : a.state_groups()) check_identical(a.state(group), b.state(group), group);
   CHECK(a.generators() == b.generators());
@@ -252,16 +255,39 @@ TEST_CASE("checkpoint: missing, truncated, foreign, other-version and corrupted 
     write_all(bad, damaged);
     check_refused(bad, "is corrupted: the CRC-32 of its data is");
   }
-  // A damaged CRC entry itself, and missing metadata, are reported too.
+  // A damaged CRC entry itself is reported too.
   st = load_safetensors(good);
   st.metadata["crc32"] = "00000000";
   save_safetensors(bad, st.tensors, st.metadata);
   check_refused(bad, "the header says 00000000");
+  // The header has a CRC of its own: a changed step, generator offset or dtype is caught by it, even
+  // where the data's bytes stay the same.
   st = load_safetensors(good);
+  st.metadata["generator.shuffle.offset"] = "1";
+  save_safetensors(bad, st.tensors, st.metadata);
+  check_refused(bad, "is corrupted: the CRC-32 of its header is");
+  st = load_safetensors(good);
+  for (auto& [name, t] : st.tensors) {
+    if (name != "D/w") continue;
+    const std::vector<float> values = t.to_vector<float>();  // the same bytes, read as int32
+    std::vector<int32_t> same_bytes(values.size());
+    std::memcpy(same_bytes.data(), values.data(), values.size() * sizeof(float));
+    t = from_vector(same_bytes, t.shape(), {.dtype = DType::Int32});
+  }
+  save_safetensors(bad, st.tensors, st.metadata);
+  check_refused(bad, "is corrupted: the CRC-32 of its header is");
+  // Checkpoints written before the header CRC existed are still read, and their metadata still checked.
+  st = load_safetensors(good);
+  st.metadata.erase("header_crc32");
+  save_safetensors(bad, st.tensors, st.metadata);
+  CHECK(load_checkpoint(bad).step == sample_checkpoint().step);
   st.metadata.erase("step");
   save_safetensors(bad, st.tensors, st.metadata);
   check_refused(bad, "lacks 'step'");
-  st = load_safetensors(good);
+  st.metadata["step"] = "-5";
+  save_safetensors(bad, st.tensors, st.metadata);
+  check_refused(bad, "the metadata 'step' is -5, outside 0 to 2^40");
+  st.metadata["step"] = "3";
   st.metadata["data.epoch"] = "3x";
   save_safetensors(bad, st.tensors, st.metadata);
   check_refused(bad, "'data.epoch' is '3x', not an integer");
