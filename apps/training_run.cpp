@@ -47,9 +47,8 @@ TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, 
       dir_(options.resume ? open_for_writing(options.out) : RunDir::create(options.out, options.model)),
       first_step_(options.resume ? state.restore(dir_, &restored_notes_) + 1 : 1),
       progress_(first_step_, options.steps, unit, options.device) {
-  const int64_t first_step = first_step_;
-  if (options.resume && first_step > options.steps)  // checked before anything in the run folder changes
-    throw cli::UsageError("run '" + options.out + "' has already trained " + std::to_string(first_step - 1) +
+  if (options.resume && first_step_ > options.steps)  // checked before anything in the run folder changes
+    throw cli::UsageError("run '" + options.out + "' has already trained " + std::to_string(first_step_ - 1) +
                           " steps: resume it with a larger --steps to train longer (it asked for " +
                           std::to_string(options.steps) + ")");
   for (const auto& [key, value] : restored_notes_) {
@@ -57,21 +56,22 @@ TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, 
     char* end = nullptr;
     const double sum = std::strtod(value.c_str(), &end);
     const long long count = std::strtoll(end, nullptr, 10);
-    if (count > 0) sums_[key.substr(std::string(kMetricNote).size())] = {
-        scalar_tensor(sum, {.dtype = DType::Float64, .device = options.device}), int64_t(count)};
+    if (count > 0)
+      sums_[key.substr(std::string(kMetricNote).size())] = {
+          scalar_tensor(sum, {.dtype = DType::Float64, .device = options.device}), int64_t(count)};
   }
   install_interrupt_handlers();  // from here on, Ctrl-C stops at a step boundary with a checkpoint
   config_ = options.to_config();
   config_.insert(model_config.begin(), model_config.end());
   config_["flags"] = flags_text(resolved_flags(model_config));
-  if (options.resume) dir_.truncate_metrics(first_step - 1);  // rows logged after the checkpoint are redone
+  if (options.resume) dir_.truncate_metrics(first_step_ - 1);  // rows logged after the checkpoint are redone
   config_["out"] = dir_.path();
   options_.out = dir_.path();
   dir_.write_config(config_);
   report_.title = title;
   report_.config.assign(config_.begin(), config_.end());
   if (options.resume)
-    std::printf("kiln: resuming %s at step %lld of %lld on %s; run folder %s\n", title.c_str(), (long long)first_step,
+    std::printf("kiln: resuming %s at step %lld of %lld on %s; run folder %s\n", title.c_str(), (long long)first_step_,
                 (long long)options.steps, device_string(options.device).c_str(), dir_.path().c_str());
   else
     std::printf("kiln: %s on %s, %lld steps of batch %lld; run folder %s\n", title.c_str(),
