@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "report/xml_text.h"
+
 namespace kiln::report {
 
 struct Series {
@@ -23,8 +25,5 @@ std::string svg_line_plot(const std::vector<Series>& series, const PlotOptions& 
 
 // Tick values covering [lo, hi]: about `count` multiples of 1, 2 or 5 × 10ᵏ.
 std::vector<double> nice_ticks(double lo, double hi, int count = 5);
-
-// Text with &, <, >, " escaped for XML/HTML.
-std::string xml_escape(const std::string& text);
 
 }  // namespace kiln::report
