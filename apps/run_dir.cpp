@@ -191,9 +191,10 @@ void RunDir::load_metrics() {
 void RunDir::truncate_metrics(int64_t last_step) {
   std::ifstream in(file("metrics.csv"));
   if (!in) return;
-  std::string kept, line;
-  std::getline(in, line);
-  kept = line + "\n";
+  // The header is written anew, not copied: a file left empty (or headless) by a crash must not lose it
+  // for good, with the first row read as the header from then on. The old header line, like a torn line,
+  // has no step number and is dropped below.
+  std::string kept = "step,metric,value\n", line;
   while (std::getline(in, line)) {
     const size_t comma = line.find(',');
     if (comma == std::string::npos) continue;

@@ -11,6 +11,7 @@
 
 #include "apps/cli_args.h"
 #include "apps/commands.h"
+#include "apps/output_path.h"
 #include "apps/run_models.h"
 #include "apps/sentence_data.h"
 #include "apps/token_data.h"
@@ -100,6 +101,15 @@ int sample_command(int argc, char** argv, int first) {
     throw cli::UsageError("--count does not apply to --interpolate");
   if (args.has("interpolate") && args.has("temperature"))  // the walk decodes greedily, to show the codes
     throw cli::UsageError("--temperature does not apply to --interpolate");
+  if (args.has("out")) {  // checked before any weights are read
+    const std::string out = args.get_string("out", "");
+    if (model == "gpt" || model == "charrnn")
+      check_output_stem("--out", out, {".txt", ".mid", ".wav"});
+    else if (model == "rnnvae")
+      check_output_file("--out", out);
+    else if (model == "dcgan" || model == "vae")
+      check_output_file("--out", out, ".png");
+  }
   const Device device = parse_device(args.get_string("device", "auto"));
   std::error_code ec;  // samples/ goes back where it was deleted (a failure shows when the sample is written)
   if (!args.has("out")) std::filesystem::create_directories(run.file("samples"), ec);

@@ -6,6 +6,7 @@
 #include "apps/cli_args.h"
 #include "apps/commands.h"
 #include "apps/model_io.h"
+#include "apps/output_path.h"
 #include "apps/run_models.h"
 #include "apps/train_options.h"
 #include "core/ops/ops.h"
@@ -31,6 +32,8 @@ int style_command(int argc, char** argv, int first) {
                  {"content", "style", "network", "weights", "size", "steps", "style-weight", "content-weight", "lr",
                   "optimizer", "device", "out"});
   if (!args.has("content") || !args.has("style")) throw cli::UsageError("kiln style needs --content FILE and --style FILE");
+  const std::string out = args.get_string("out", "style.png");
+  check_output_file("--out", out, ".png");  // before the weights are read and the optimisation runs
   const std::string network = args.get_string("network", "classifier");
   const Device device = parse_device(args.get_string("device", "auto"));
   models::StyleNetwork net;
@@ -58,7 +61,6 @@ int style_command(int argc, char** argv, int first) {
   const std::string optimizer = args.get_string("optimizer", "adam");
   if (optimizer != "adam" && optimizer != "lbfgs") throw cli::UsageError("--optimizer " + optimizer + ": adam or lbfgs");
   o.lbfgs = optimizer == "lbfgs";
-  const std::string out = args.get_string("out", "style.png");
   Tensor content = load_picture(args.get_string("content", ""), int(net.channels), size, device);
   Tensor style = load_picture(args.get_string("style", ""), int(net.channels), size, device);
   std::printf("kiln style: %s features (%s), %dx%d, %lld %s steps\n", network.c_str(), weights.c_str(), size, size,

@@ -11,7 +11,9 @@
 namespace kiln::data {
 
 // Where kiln looks: the library libfluidsynth.so.3 (or .so), and the soundfont $KILN_SOUNDFONT, else
-// /usr/share/sounds/sf2/FluidR3_GM.sf2, else /usr/share/sounds/sf2/default-GM.sf2.
+// /usr/share/sounds/sf2/FluidR3_GM.sf2, else /usr/share/sounds/sf2/default-GM.sf2. A soundfont that is
+// missing, unreadable or not a SoundFont 2 file (RIFF....sfbk) makes FluidSynth unavailable, with why_not
+// naming the file (and KILN_SOUNDFONT when it came from there).
 struct FluidSynthSetup {
   bool available = false;
   std::string soundfont;  // the .sf2 file found
@@ -26,6 +28,9 @@ std::optional<std::vector<float>> render_with_fluidsynth(const std::vector<Note>
 
 // The notes as audio: FluidSynth when available, the built-in synthesizer otherwise. `renderer` (when
 // given) receives which one played, for reports: "FluidSynth (FluidR3_GM.sf2)" or "built-in synthesizer".
+// A soundfont that cannot be used (see find_fluidsynth, or one FluidSynth fails to load) gives one
+// "kiln: warning:" line on stderr per process and problem; FluidSynth's own log is silenced while it
+// loads the file.
 std::vector<float> render_notes(const std::vector<Note>& notes, int sample_rate, std::string* renderer = nullptr);
 
 }  // namespace kiln::data

@@ -4,7 +4,7 @@
 
 #include "core/serialization/atomic_file.h"
 #include "data/file_bytes.h"
-#include "report/svg_plot.h"
+#include "report/xml_text.h"
 
 namespace kiln::report {
 
