@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "core/serialization/atomic_file.h"
@@ -176,8 +177,9 @@ void RunDir::load_metrics() {
   series_.clear();
   std::ifstream csv(file("metrics.csv"));
   std::string line;
-  std::getline(csv, line);  // header
+  bool first = true;
   while (std::getline(csv, line)) {
+    if (std::exchange(first, false) && line == "step,metric,value") continue;  // the header
     std::istringstream fields(line);
     std::string step, name, value;
     if (!std::getline(fields, step, ',') || !std::getline(fields, name, ',') || !std::getline(fields, value)) continue;
