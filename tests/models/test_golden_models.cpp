@@ -5,6 +5,7 @@
 // (float64 and float32 on the CPU, float32 on CUDA where a GPU is visible). The configurations below
 // are the script's; keep the two in step.
 #include <functional>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -80,6 +81,34 @@ Steps train_steps(Optimizer& optimizer, const std::function<Tensor(int)>& loss_a
 // Cross-entropy of logits [B, T, V] against targets [B, T], as apps/train_lm.cpp computes it.
 Tensor sequence_cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options = {}) {
   return cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}), options);
+}
+
+// A language model (char-RNN, GPT) of case `c`: the logits of "<c>.ids", their cross-entropy with
+// "<c>.targets", every gradient, and the losses of kSteps steps of the trainer's optimizer (made by
+// make_optimizer from the parameters), with the gradient norms when the trainer clips.
+template <class Model, class ModelConfig, class MakeOptimizer>
+void check_language_model(const std::string& c, const ModelConfig& tiny, MakeOptimizer make_optimizer,
+                          double clip = 0.0) {
+  for (const GoldenConfig& config : test::golden_configs()) {
+    GoldenReport report(c, config);
+    Model model(tiny, init());
+    golden().load_weights(model, c, config);
+    Tensor ids = golden().get(c + ".ids", config), targets = golden().get(c + ".targets", config);
+    Tensor logits = model.forward(ids);
+    CHECK_GOLDEN(report, "output", logits, expected(c + ".output"));
+    Tensor loss = sequence_cross_entropy(logits, targets);
+    CHECK_GOLDEN(report, "loss", loss, expected(c + ".loss"));
+    loss.backward();
+    check_parameter_grads(report, model, c);
+
+    Model trained(tiny, init());
+    golden().load_weights(trained, c, config);
+    auto optimizer = make_optimizer(trained.parameters());
+    Steps steps = train_steps(
+        *optimizer, [&](int) { return sequence_cross_entropy(trained.forward(ids), targets); }, clip);
+    if (clip > 0.0) CHECK_GOLDEN(report, "grad_norms", steps.norms, expected(c + ".grad_norms"));
+    CHECK_GOLDEN(report, "losses", steps.losses, expected(c + ".losses"));
+  }
 }
 
 // ---------------------------------------------------------------- DCGAN
@@ -213,28 +242,10 @@ TEST_CASE("golden models: the convolutional VAE against PyTorch", "[golden][mode
 }
 
 TEST_CASE("golden models: char-RNN against PyTorch", "[golden][models]") {
-  const CharRnnConfig tiny{.vocab = 11, .embed = 6, .hidden = 8, .layers = 2, .dropout = 0.0};
   const double clip = 0.1;  // the trainer's --clip 0.1 (its default 1.0 would not act on this tiny model)
-  for (const GoldenConfig& config : test::golden_configs()) {
-    GoldenReport report("charrnn", config);
-    CharRNN model(tiny, init());
-    golden().load_weights(model, "charrnn", config);
-    Tensor ids = golden().get("charrnn.ids", config), targets = golden().get("charrnn.targets", config);
-    Tensor logits = model.forward(ids);
-    CHECK_GOLDEN(report, "output", logits, expected("charrnn.output"));
-    Tensor loss = sequence_cross_entropy(logits, targets);
-    CHECK_GOLDEN(report, "loss", loss, expected("charrnn.loss"));
-    loss.backward();
-    check_parameter_grads(report, model, "charrnn");
-
-    CharRNN trained(tiny, init());
-    golden().load_weights(trained, "charrnn", config);
-    Adam optimizer(trained.parameters(), 2e-3);
-    Steps steps = train_steps(
-        optimizer, [&](int) { return sequence_cross_entropy(trained.forward(ids), targets); }, clip);
-    CHECK_GOLDEN(report, "grad_norms", steps.norms, expected("charrnn.grad_norms"));
-    CHECK_GOLDEN(report, "losses", steps.losses, expected("charrnn.losses"));
-  }
+  check_language_model<CharRNN>(
+      "charrnn", CharRnnConfig{.vocab = 11, .embed = 6, .hidden = 8, .layers = 2, .dropout = 0.0},
+      [](const std::vector<Tensor>& params) { return std::make_unique<Adam>(params, 2e-3); }, clip);
 }
 
 TEST_CASE("golden models: the sentence VAE (RNN-VAE) against PyTorch", "[golden][models]") {
@@ -284,25 +295,11 @@ TEST_CASE("golden models: the sentence VAE (RNN-VAE) against PyTorch", "[golden]
 }
 
 TEST_CASE("golden models: GPT against PyTorch", "[golden][models]") {
-  const GptConfig tiny{.vocab = 13, .context = 8, .layers = 2, .heads = 2, .width = 8, .dropout = 0.0};
-  for (const GoldenConfig& config : test::golden_configs()) {
-    GoldenReport report("gpt", config);
-    GPT model(tiny, init());
-    golden().load_weights(model, "gpt", config);
-    Tensor ids = golden().get("gpt.ids", config), targets = golden().get("gpt.targets", config);
-    Tensor logits = model.forward(ids);
-    CHECK_GOLDEN(report, "output", logits, expected("gpt.output"));
-    Tensor loss = sequence_cross_entropy(logits, targets);
-    CHECK_GOLDEN(report, "loss", loss, expected("gpt.loss"));
-    loss.backward();
-    check_parameter_grads(report, model, "gpt");
-
-    GPT trained(tiny, init());
-    golden().load_weights(trained, "gpt", config);
-    // apps/train_lm.cpp's optimizer at a fixed learning rate (the trainer's warm-up and cosine decay set it).
-    AdamW optimizer(trained.parameters(), 1e-3, AdamOptions{.beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.1});
-    Steps steps = train_steps(optimizer, [&](int) { return sequence_cross_entropy(trained.forward(ids), targets); });
-    CHECK_GOLDEN(report, "losses", steps.losses, expected("gpt.losses"));
-  }
+  // apps/train_lm.cpp's optimizer at a fixed learning rate (the trainer's warm-up and cosine decay set it).
+  check_language_model<GPT>(
+      "gpt", GptConfig{.vocab = 13, .context = 8, .layers = 2, .heads = 2, .width = 8, .dropout = 0.0},
+      [](const std::vector<Tensor>& params) {
+        return std::make_unique<AdamW>(params, 1e-3, AdamOptions{.beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.1});
+      });
 }
 
