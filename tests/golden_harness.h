@@ -16,20 +16,16 @@
 
 namespace kiln::test {
 
-// |kiln − PyTorch| ≤ atol + rtol·|PyTorch| for every element.
-struct GoldenTolerance {
-  double atol;
-  double rtol;
-};
+// Tolerances (kiln_test.h) of kiln against PyTorch, |kiln − PyTorch| ≤ atol + rtol·|PyTorch|:
 // float64: the two differ only in summation order.
-inline constexpr GoldenTolerance kGoldenFloat64{1e-10, 1e-10};
+inline constexpr Tolerance kGoldenFloat64{1e-10, 1e-10};
 // float32 against PyTorch's float64 values: float32 rounding through a few layers (the figure).
-inline constexpr GoldenTolerance kGoldenFloat32{1e-5, 1e-4};
+inline constexpr Tolerance kGoldenFloat32{1e-5, 1e-4};
 
 struct GoldenConfig {
   Device device;
   DType dtype;
-  GoldenTolerance tolerance;
+  Tolerance tolerance;
   std::string name() const;  // e.g. "float32 on cuda:0"
 };
 // float64 on the CPU, float32 on the CPU, and float32 on the first GPU when one is visible.
@@ -63,7 +59,7 @@ class GoldenReport {
 
  private:
   std::string prefix_;
-  GoldenTolerance tolerance_;
+  Tolerance tolerance_;
   std::string last_line_;
 };
 

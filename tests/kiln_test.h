@@ -32,6 +32,12 @@ inline Tensor f64(const std::vector<double>& values, const Shape& shape, bool re
 // ops with kinks at 0).
 Tensor random_input(const Shape& shape, uint64_t seed, double lo = -2.0, double hi = 2.0);
 
+// A comparison's bound: |actual − expected| ≤ atol + rtol·|expected| for every element.
+struct Tolerance {
+  double atol;
+  double rtol;
+};
+
 // Whether |actual − expected| ≤ atol + rtol·|expected| everywhere; the message names the worst element.
 struct CloseResult {
   bool ok;

@@ -13,10 +13,6 @@
 
 namespace kiln::test {
 
-struct Tolerance {
-  double atol;
-  double rtol;
-};
 // float32: a few ulps of float32 on values of order 1, plus reduction-order differences.
 inline constexpr Tolerance kFloat32Tolerance{1e-5, 1e-4};
 // float64: reduction order only.
