@@ -60,31 +60,42 @@ std::string Args::get_string(const std::string& name, const std::string& fallbac
   return it == values_.end() ? fallback : it->second;
 }
 
+std::optional<long long> parse_integer(const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_number(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0') return std::nullopt;
+  return v;
+}
+
 long long Args::get_int(const std::string& name, long long fallback, long long lo, long long hi) const {
   auto it = values_.find(name);
   if (it == values_.end()) return fallback;
   const std::string& s = it->second;
-  errno = 0;
-  char* end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || errno == ERANGE)
-    throw UsageError("--" + name + " expects an integer, got '" + s + "'");
-  if (v < lo || v > hi)
+  const std::optional<long long> v = parse_integer(s);
+  if (!v) throw UsageError("--" + name + " expects an integer, got '" + s + "'");
+  if (*v < lo || *v > hi)
     throw UsageError("--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
-  return v;
+  return *v;
 }
 
 double Args::get_double(const std::string& name, double fallback, double lo, double hi) const {
   auto it = values_.find(name);
   if (it == values_.end()) return fallback;
   const std::string& s = it->second;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end != '\0') throw UsageError("--" + name + " expects a number, got '" + s + "'");
-  if (!std::isfinite(v)) throw UsageError("--" + name + " must be a finite number, got '" + s + "'");
-  if (v < lo || v > hi)
+  const std::optional<double> v = parse_number(s);
+  if (!v) throw UsageError("--" + name + " expects a number, got '" + s + "'");
+  if (!std::isfinite(*v)) throw UsageError("--" + name + " must be a finite number, got '" + s + "'");
+  if (*v < lo || *v > hi)
     throw UsageError("--" + name + " must be between " + number_text(lo) + " and " + number_text(hi) + ", got " + s);
-  return v;
+  return *v;
 }
 
 }  // namespace kiln::cli

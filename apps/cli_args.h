@@ -2,6 +2,7 @@
 // messages that name the flag and the bad value. Throws UsageError; main turns it into exit code 2.
 #pragma once
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -12,6 +13,11 @@ class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// A whole string as an integer (decimal, in range of long long) or as a number (anything strtod reads,
+// infinities and NaN included); nullopt when it is not one, or has characters after it ("3x").
+std::optional<long long> parse_integer(const std::string& text);
+std::optional<double> parse_number(const std::string& text);
 
 class Args {
  public:

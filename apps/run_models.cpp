@@ -1,10 +1,10 @@
 #include "apps/run_models.h"
 
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
+#include <optional>
 
+#include "apps/cli_args.h"
 #include "apps/model_io.h"
 #include "apps/sentence_data.h"
 #include "apps/vocabulary.h"
@@ -23,21 +23,18 @@ std::string config_value(const RunDir& run, const Config& config, const std::str
 
 int64_t config_int(const RunDir& run, const Config& config, const std::string& key, int64_t lo, int64_t hi) {
   const std::string text = config_value(run, config, key);
-  errno = 0;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  KILN_CHECK(!text.empty() && *end == '\0' && errno != ERANGE && v >= lo && v <= hi, "'", run.file("config.json"),
-             "': '", key, "' is '", text, "', expected an integer from ", lo, " to ", hi);
-  return v;
+  const std::optional<long long> v = cli::parse_integer(text);
+  KILN_CHECK(v && *v >= lo && *v <= hi, "'", run.file("config.json"), "': '", key, "' is '", text,
+             "', expected an integer from ", lo, " to ", hi);
+  return *v;
 }
 
 double config_double(const RunDir& run, const Config& config, const std::string& key, double lo, double hi) {
   const std::string text = config_value(run, config, key);
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  KILN_CHECK(!text.empty() && *end == '\0' && std::isfinite(v) && v >= lo && v <= hi, "'", run.file("config.json"),
-             "': '", key, "' is '", text, "', expected a number from ", lo, " to ", hi);
-  return v;
+  const std::optional<double> v = cli::parse_number(text);
+  KILN_CHECK(v && std::isfinite(*v) && *v >= lo && *v <= hi, "'", run.file("config.json"), "': '", key, "' is '",
+             text, "', expected a number from ", lo, " to ", hi);
+  return *v;
 }
 
 TokenData load_run_data(const RunDir& run, const std::string& corpus, const std::string& path) {

@@ -19,6 +19,12 @@ class Error : public std::runtime_error {
   std::string message_;
 };
 
+// What an exception says, without the source location a kiln::Error adds: for messages that quote another.
+inline std::string message_of(const std::exception& e) {
+  const auto* error = dynamic_cast<const Error*>(&e);
+  return error ? error->message() : e.what();
+}
+
 namespace detail {
 // Builds a message from any streamable pieces: detail::concat("shape ", s, " is bad").
 template <class... Args>

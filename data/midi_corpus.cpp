@@ -39,8 +39,7 @@ std::vector<int32_t> piece_tokens(const std::string& path) {
     notes = midi_notes(file);
     tokens = encode_notes(notes);
   } catch (const std::exception& e) {  // kiln::Error, and std::bad_alloc for absurd files
-    const auto* error = dynamic_cast<const Error*>(&e);
-    KILN_FAIL("MIDI file '", path, "' cannot be turned into event tokens: ", error ? error->message() : e.what());
+    KILN_FAIL("MIDI file '", path, "' cannot be turned into event tokens: ", message_of(e));
   }
   KILN_CHECK(!file.tracks.empty(), "MIDI file '", path, "' has no tracks (its header says 0), so no notes");
   KILN_CHECK(!tokens.empty(), "MIDI file '", path, "' has no notes in its ", file.tracks.size(),

@@ -12,8 +12,7 @@ namespace kiln::data {
 // Why the file at `path` was skipped, for `skipped` lists: the reader's message, which names the file,
 // without its source location; "path: what" for an error that does not name it.
 inline std::string skip_reason(const std::string& path, const std::exception& e) {
-  const auto* error = dynamic_cast<const Error*>(&e);
-  const std::string why = error ? error->message() : e.what();
+  const std::string why = message_of(e);
   return why.find(path) != std::string::npos ? why : path + ": " + why;
 }
 

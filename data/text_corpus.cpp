@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "data/file_bytes.h"
 #include "data/skipped_files.h"
 #include "data/token_split.h"
@@ -12,34 +13,16 @@
 namespace kiln::data {
 namespace fs = std::filesystem;
 
-// UTF-8: 0xxxxxxx | 110xxxxx 10xxxxxx | 1110xxxx 10xxxxxx×2 | 11110xxx 10xxxxxx×3, shortest form only,
-// no surrogates (U+D800–DFFF), nothing above U+10FFFF.
 int64_t first_invalid_utf8(const std::vector<uint8_t>& b) {
-  const size_t n = b.size();
-  for (size_t i = 0; i < n;) {
-    const uint8_t c = b[i];
-    int len;
-    uint32_t cp;
-    if (c < 0x80) {
+  size_t invalid = 0;
+  for (size_t i = 0; i < b.size();) {
+    if (b[i] < 0x80) {
       ++i;
       continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07;
-    } else {
-      return int64_t(i);
     }
-    if (i + size_t(len) > n) return int64_t(i);
-    for (int k = 1; k < len; ++k) {
-      if ((b[i + size_t(k)] & 0xC0) != 0x80) return int64_t(i);
-      cp = (cp << 6) | (b[i + size_t(k)] & 0x3F);
-    }
-    const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return int64_t(i);
-    i += size_t(len);
+    const size_t length = utf8_sequence(b.data(), b.size(), i, invalid);
+    if (length == 0) return int64_t(i);
+    i += length;
   }
   return -1;
 }

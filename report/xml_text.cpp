@@ -2,55 +2,12 @@
 
 #include <cstdint>
 
+#include "core/utf8.h"
+
 namespace kiln::report {
 namespace {
 
 constexpr const char* kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-void append_utf8(std::string& out, uint32_t code) {
-  if (code < 0x800) {
-    out += char(0xC0 | (code >> 6));
-    out += char(0x80 | (code & 0x3F));
-  } else {
-    out += char(0xE0 | (code >> 12));
-    out += char(0x80 | ((code >> 6) & 0x3F));
-    out += char(0x80 | (code & 0x3F));
-  }
-}
-
-// The length of the valid UTF-8 sequence of 2–4 bytes at text[i] (whose lead byte is ≥ 0x80), or 0 with
-// `invalid` set to the length of its maximal invalid subpart (at least 1): the Unicode/WHATWG way of
-// replacing bad input, so that a truncated character never swallows the character after it.
-size_t utf8_sequence(const std::string& text, size_t i, size_t& invalid) {
-  const auto byte = [&](size_t k) { return uint8_t(text[k]); };
-  const uint8_t lead = byte(i);
-  size_t length = 0;
-  uint8_t second_lo = 0x80, second_hi = 0xBF;  // the range of the second byte, narrower after some leads
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {  // E0: no overlong forms; ED: no surrogates
-    length = 3;
-    if (lead == 0xE0) second_lo = 0xA0;
-    if (lead == 0xED) second_hi = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {  // F0: no overlong forms; F4: nothing past U+10FFFF
-    length = 4;
-    if (lead == 0xF0) second_lo = 0x90;
-    if (lead == 0xF4) second_hi = 0x8F;
-  }
-  if (length == 0) {  // a continuation byte with no lead, C0/C1 (overlong), F5–FF
-    invalid = 1;
-    return 0;
-  }
-  size_t k = 1;
-  for (; k < length && i + k < text.size(); ++k) {
-    const uint8_t b = byte(i + k);
-    const bool ok = k == 1 ? b >= second_lo && b <= second_hi : b >= 0x80 && b <= 0xBF;
-    if (!ok) break;
-  }
-  if (k == length) return length;
-  invalid = k;
-  return 0;
-}
 
 }  // namespace
 
@@ -76,7 +33,7 @@ std::string xml_escape(const std::string& text) {
       continue;
     }
     size_t invalid = 0;
-    const size_t length = utf8_sequence(text, i, invalid);
+    const size_t length = utf8_sequence(reinterpret_cast<const uint8_t*>(text.data()), text.size(), i, invalid);
     if (length == 0) {
       out += kReplacement;
       i += invalid;

@@ -14,6 +14,7 @@
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/serialization/atomic_file.h"
+#include "core/utf8.h"
 #include "kernels/cpu/strided_loop.h"
 
 namespace kiln {
@@ -205,24 +206,6 @@ class JsonParser {
       ++i_;
     }
     return code;
-  }
-
-  static void append_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | (cp >> 6));
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | (cp >> 12));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | (cp >> 18));
-      out += char(0x80 | ((cp >> 12) & 0x3F));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
   }
 
   std::string parse_string() {
