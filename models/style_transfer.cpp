@@ -62,9 +62,9 @@ namespace {
 
 // The outputs of the chosen layers for a normalized input, in layer order.
 std::vector<Tensor> features_at(const StyleNetwork& net, const Tensor& image, const std::vector<size_t>& wanted) {
-  std::vector<double> mean = net.mean, stdev = net.std;
-  Tensor m = from_vector(mean, {1, net.channels, 1, 1}).to(image.device());
-  Tensor s = from_vector(stdev, {1, net.channels, 1, 1}).to(image.device());
+  // in the image's dtype and on its device (a float32 default would not subtract from a float64 image)
+  Tensor m = from_vector(net.mean, {1, net.channels, 1, 1}, image.options());
+  Tensor s = from_vector(net.std, {1, net.channels, 1, 1}, image.options());
   Tensor h = div(sub(image, m), s);
   std::vector<Tensor> out;
   const size_t last = *std::max_element(wanted.begin(), wanted.end());
