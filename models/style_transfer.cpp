@@ -60,19 +60,30 @@ Tensor gram_matrix(const Tensor& f) {
 
 namespace {
 
-// The outputs of the chosen layers for a normalized input, in layer order.
-std::vector<Tensor> features_at(const StyleNetwork& net, const Tensor& image, const std::vector<size_t>& wanted) {
-  // in the image's dtype and on its device (a float32 default would not subtract from a float64 image)
-  Tensor m = from_vector(net.mean, {1, net.channels, 1, 1}, image.options());
-  Tensor s = from_vector(net.std, {1, net.channels, 1, 1}, image.options());
-  Tensor h = div(sub(image, m), s);
-  std::vector<Tensor> out;
-  const size_t last = *std::max_element(wanted.begin(), wanted.end());
-  for (size_t i = 0; i <= last; ++i) {
-    h = (*net.layers)[i]->forward(h);
-    if (std::find(wanted.begin(), wanted.end(), i) != wanted.end()) out.push_back(h);
+// The network's input convention: (image − mean) / std per channel, built once per transfer, in the
+// image's dtype and on its device (a float32 default would not subtract from a float64 image).
+struct Normalization {
+  Tensor mean, stdev;
+  Normalization(const StyleNetwork& net, const Tensor& like)
+      : mean(from_vector(net.mean, {1, net.channels, 1, 1}, like.options())),
+        stdev(from_vector(net.std, {1, net.channels, 1, 1}, like.options())) {}
+};
+
+// One forward pass of a normalized image; the outputs of the layers in each list, in the list's order.
+std::vector<std::vector<Tensor>> features_at(const StyleNetwork& net, const Normalization& norm, const Tensor& image,
+                                             const std::vector<std::vector<size_t>>& lists) {
+  size_t last = 0;
+  for (const auto& list : lists)
+    for (size_t layer : list) last = std::max(last, layer);
+  std::vector<Tensor> outputs;  // outputs[i]: layer i's
+  Tensor h = div(sub(image, norm.mean), norm.stdev);
+  for (size_t i = 0; i <= last; ++i) outputs.push_back(h = (*net.layers)[i]->forward(h));
+  std::vector<std::vector<Tensor>> picked;
+  for (const auto& list : lists) {
+    picked.emplace_back();
+    for (size_t layer : list) picked.back().push_back(outputs[layer]);
   }
-  return out;
+  return picked;
 }
 
 }  // namespace
@@ -86,17 +97,19 @@ Tensor style_transfer(const StyleNetwork& net, const Tensor& content, const Tens
   KILN_CHECK(o.steps >= 1, "style_transfer: steps must be positive");
   for (Tensor p : net.layers->parameters()) p.requires_grad_(false);  // handles: the network itself is frozen
   net.layers->eval();
+  const Normalization norm(net, content);
   std::vector<Tensor> content_targets, style_targets;
   {
     NoGradGuard no_grad;
-    content_targets = features_at(net, content, net.content_layers);
-    for (const Tensor& f : features_at(net, style, net.style_layers)) style_targets.push_back(gram_matrix(f));
+    content_targets = features_at(net, norm, content, {net.content_layers})[0];
+    const auto style_features = features_at(net, norm, style, {net.style_layers});
+    for (const Tensor& f : style_features[0]) style_targets.push_back(gram_matrix(f));
   }
-  std::vector<size_t> all = net.content_layers;
-  all.insert(all.end(), net.style_layers.begin(), net.style_layers.end());
   // L(x) = α·Σ mse(F_c(x), F_c(content)) + β·Σ mse(G(F_s(x)), G(F_s(style)))
   auto loss_of = [&](const Tensor& x) {
-    std::vector<Tensor> c = features_at(net, x, net.content_layers), s = features_at(net, x, net.style_layers);
+    const auto features = features_at(net, norm, x, {net.content_layers, net.style_layers});
+    const std::vector<Tensor>& c = features[0];
+    const std::vector<Tensor>& s = features[1];
     Tensor loss = mul(mse_loss(c[0], content_targets[0]), o.content_weight);
     for (size_t i = 1; i < c.size(); ++i) loss = add(loss, mul(mse_loss(c[i], content_targets[i]), o.content_weight));
     for (size_t i = 0; i < s.size(); ++i) loss = add(loss, mul(mse_loss(gram_matrix(s[i]), style_targets[i]), o.style_weight));
