@@ -56,6 +56,7 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
     };
     d.train = {pick(f.data.images, train_index), pick(f.data.labels, train_index)};
     d.test = {pick(f.data.images, test_index), pick(f.data.labels, test_index)};
+    d.classes = f.classes;
     d.description = path + " (" + std::to_string(n) + " images, " + std::to_string(f.skipped.size()) + " skipped)";
   }
   if (limit > 0 && limit < d.train.images.size(0)) {
@@ -77,6 +78,14 @@ void check_test_labels(const ImageData& d, const std::string& dir) {
   for (size_t i = 0; i < test.size(); ++i)
     KILN_CHECK(test[i] < classes, "'", data::mnist_file(path, "test", "labels"), "': label ", test[i], " of image ",
                i, " is a class no training image has (the training labels go from 0 to ", classes - 1, ")");
+}
+
+void check_picture_classes(const ImageData& d, const std::string& dir) {
+  if (dir.empty() || is_mnist_folder(dir)) return;  // MNIST-format data: the label files say the classes
+  KILN_CHECK(d.classes.size() >= 2, "the classifier learns one class per subfolder of '", dir, "', and it has ",
+             d.classes.size(), " (", d.classes.empty() || d.classes[0].empty() ? "the pictures sit in the folder itself"
+                                                                               : "'" + d.classes[0] + "'",
+             "): put each class's pictures in a subfolder of its own, at least two");
 }
 
 }  // namespace kiln::apps

@@ -4,6 +4,7 @@
 // [0, 1] or [-1, 1].
 #pragma once
 #include <string>
+#include <vector>
 
 #include "data/idx.h"
 #include "data/image_folder.h"
@@ -13,6 +14,7 @@ namespace kiln::apps {
 struct ImageData {
   data::ImageDataset train, test;
   std::string description;  // e.g. "Fashion-MNIST" or "~/faces (2,000 images, 3 skipped)"
+  std::vector<std::string> classes;  // a folder of pictures: label → subfolder ("" for the root); MNIST: empty
 };
 
 // dir "" = Fashion-MNIST from /usr/share/datasets/fashion-mnist. A folder without MNIST files is read as
@@ -23,6 +25,10 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
 // For the classifier: a usage check that every test label of MNIST-format data is a class of the
 // (possibly --limit-ed) training split, naming the label file. Labels may go past 9 (EMNIST's do).
 void check_test_labels(const ImageData& d, const std::string& dir);
+
+// For the classifier on a folder of pictures: a check that it has one subfolder per class, at least two
+// (pictures all in one folder are one class, which a classifier cannot learn anything from).
+void check_picture_classes(const ImageData& d, const std::string& dir);
 
 // Whether `dir` holds MNIST-format files (train-images-idx3-ubyte[.gz]).
 bool is_mnist_folder(const std::string& dir);

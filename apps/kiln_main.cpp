@@ -64,9 +64,19 @@ int resume(int argc, char** argv) {
   const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
   const kiln::apps::Config config = run.read_config();
   std::vector<std::string> words = {argv[0], "train", kiln::apps::config_value(run, config, "model")};
+  // A length given here replaces the recorded one, in either unit: the run recorded its --epochs as the
+  // --steps they came to, and `kiln resume RUN --epochs 20` must not meet that --steps ("not both").
+  auto given_here = [&](const std::string& name) {
+    for (int i = 3; i < argc; ++i)
+      if (std::string(argv[i]) == "--" + name || std::string(argv[i]).rfind("--" + name + "=", 0) == 0) return true;
+    return false;
+  };
+  const bool length_given = given_here("steps") || given_here("epochs");
   for (const auto& [name, value] : kiln::apps::flags_from_text(kiln::apps::config_value(run, config, "flags")))
-    if (std::find(kiln::apps::kTrainSwitches.begin(), kiln::apps::kTrainSwitches.end(), name) !=
-        kiln::apps::kTrainSwitches.end())
+    if (length_given && (name == "steps" || name == "epochs"))
+      continue;
+    else if (std::find(kiln::apps::kTrainSwitches.begin(), kiln::apps::kTrainSwitches.end(), name) !=
+             kiln::apps::kTrainSwitches.end())
       words.push_back("--" + name);  // a switch, recorded as name=1
     else
       words.insert(words.end(), {"--" + name, value});

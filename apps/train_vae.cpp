@@ -34,8 +34,10 @@ int train_vae(int argc, char** argv, int first) {
   ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
   check_batch_fits(o.batch, data.train.images.size(0), data.description);
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
-  const int64_t shown = std::min<int64_t>(32, data.test.images.size(0)) / 8 * 8;  // whole rows of 8
-  KILN_CHECK(shown >= 8, "the test split has ", data.test.images.size(0), " images; the VAE shows rows of 8");
+  // Test images beside their reconstructions: up to four whole rows of 8 (one shorter row when a small
+  // folder of pictures holds out fewer than 8).
+  const int64_t row = std::min<int64_t>(8, data.test.images.size(0));
+  const int64_t shown = std::min<int64_t>(32, data.test.images.size(0)) / row * row;
   if (o.epochs == 0 && !args.has("steps")) o.epochs = o.device.is_cuda() ? 10 : 2;
   if (o.epochs > 0) o.steps = o.epochs * per_epoch;
 
@@ -79,15 +81,15 @@ int train_vae(int argc, char** argv, int first) {
       Tensor samples = sigmoid(vae.decode(fixed_z));
       Tensor recon = sigmoid(vae.forward(originals, zeros({shown, latent}, {.device = o.device})).logits);
       vae.train();
-      // Rows of 8: four rows of test images, each followed by its reconstructions.
+      // Rows of test images, each followed by its reconstructions.
       std::vector<Tensor> rows;
-      for (int64_t r = 0; r < shown / 8; ++r) {
-        rows.push_back(originals.narrow(0, 8 * r, 8));
-        rows.push_back(recon.narrow(0, 8 * r, 8));
+      for (int64_t r = 0; r < shown / row; ++r) {
+        rows.push_back(originals.narrow(0, row * r, row));
+        rows.push_back(recon.narrow(0, row * r, row));
       }
       const std::string grid = run.dir().sample_stem(step) + ".png";
       data::save_image_grid(grid, samples, {.nrow = 8});
-      data::save_image_grid(run.dir().file("samples/reconstructions.png"), cat(rows, 0), {.nrow = 8});
+      data::save_image_grid(run.dir().file("samples/reconstructions.png"), cat(rows, 0), {.nrow = int(row)});
       run.report().images = {{"samples z ~ N(0, I), step " + std::to_string(step), grid},
                              {"test images (odd rows) and reconstructions (even rows)",
                               run.dir().file("samples/reconstructions.png")}};

@@ -1,7 +1,7 @@
 // Training checkpoints: everything a run needs to resume bit-exactly (named groups of state tensors for
 // models, optimizers and EMAs; generator states; the step; the data loader's position; the run's
 // configuration) in ONE safetensors file, written atomically and checked when read (a kiln marker, a
-// format version, a CRC-32 of the data). It knows no Module or Optimizer: their state_dict() /
+// format version, CRC-32s of the data and of the header). It knows no Module or Optimizer: their state_dict() /
 // state_tensors() go in as named tensors and come back out for load_state_dict / load_state_tensors.
 #pragma once
 #include <cstdint>
