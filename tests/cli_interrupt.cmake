@@ -1,15 +1,22 @@
 # Ctrl-C during training: `kiln train` stops at the end of a step with a checkpoint and exit code 130,
 # and `kiln resume` then ends with exactly the checkpoint of a run that was never interrupted.
-#   cmake -DKILN=path/to/kiln -DTIMEOUT=path/to/timeout -DRUNS=folder -P cli_interrupt.cmake
+#   cmake -DKILN=path/to/kiln -DRUNS=folder -P cli_interrupt.cmake  (needs sh)
 # Metrics every 7 steps: the interruption most likely falls inside a window of 7, whose running sums the
 # checkpoint must carry for the resumed run to log the same rows.
 set(flags --device cpu --batch 8 --features 4 --limit 64 --log-every 7 --sample-every 1000000
     --checkpoint-every 1000000 --seed 3)
 file(REMOVE_RECURSE "${RUNS}/interrupted" "${RUNS}/uninterrupted")
-# SIGINT after 15 s (the data set loads in a few seconds, more on a loaded machine; then hundreds of steps
-# a second).
-execute_process(COMMAND "${TIMEOUT}" --preserve-status -s INT 15 "${KILN}" train dcgan --steps 1000000 ${flags}
-                        --out "${RUNS}/interrupted"
+# SIGINT half a second after the first metrics row is logged (at step 7), so that the signal finds the
+# run training however long the data set takes to load on a loaded machine (at most 4 minutes' wait).
+set(run "${RUNS}/interrupted")
+execute_process(COMMAND sh -c "\"$0\" \"$@\" & kiln=$!
+                               i=0
+                               while [ $(cat '${run}/metrics.csv' 2>/dev/null | wc -l) -lt 2 ] && [ $i -lt 2400 ] &&
+                                     kill -0 $kiln 2>/dev/null; do
+                                 sleep 0.1; i=$((i + 1))
+                               done
+                               sleep 0.5; kill -INT $kiln; wait $kiln"
+                        "${KILN}" train dcgan --steps 1000000 ${flags} --out "${run}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")
 if(NOT rc EQUAL 130)
