@@ -86,7 +86,7 @@ int eval_command(int argc, char** argv, int first) {
   } else if (model == "rnnvae") {
     SentenceVae s = load_sentence_vae(run, device, args.get_string("data", ""));
     const Specials sp(s.data.vocab);
-    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp);
+    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp, "validation");
     const int64_t count = std::min<int64_t>(args.get_int("count", int64_t(1) << 40, 1, int64_t(1) << 40), val.count);
     double kl = 0.0;
     const double loss = sentence_vae_loss(*s.vae, val, sp, count, device, noise, &kl);

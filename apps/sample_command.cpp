@@ -62,7 +62,7 @@ int sample_sentences(const RunDir& run, const cli::Args& args, Device device) {
   std::string text;
   NoGradGuard no_grad;
   if (args.has("interpolate")) {
-    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp);
+    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp, "validation");
     KILN_CHECK(val.count >= 2, "the validation part of the corpus has fewer than 2 sentences to walk between");
     Tensor mu = s.vae->encode(val.targets.narrow(0, 0, 2).contiguous().to(device)).first;
     Tensor za = mu.narrow(0, 0, 1), zb = mu.narrow(0, 1, 1);

@@ -23,7 +23,8 @@ struct Sentences {
   Tensor targets, inputs;  // int64 [N, T]
   int64_t count = 0;
 };
-Sentences sentences_of(const Tensor& stream, int64_t newline, int64_t max_len, const Specials& sp);
+// `part` names the stream in the error when it has no usable line ("training" or "validation").
+Sentences sentences_of(const Tensor& stream, int64_t newline, int64_t max_len, const Specials& sp, const char* part);
 
 // The validation loss per sentence over the first `max_count` sentences, in batches of 512: the
 // reconstruction cross-entropy at z = μ + σ·ε (ε from `noise`) plus the KL term (returned in `kl`).
