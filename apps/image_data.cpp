@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/counted.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
 
@@ -57,7 +58,7 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
     d.train = {pick(f.data.images, train_index), pick(f.data.labels, train_index)};
     d.test = {pick(f.data.images, test_index), pick(f.data.labels, test_index)};
     d.classes = f.classes;
-    d.description = path + " (" + std::to_string(n) + " images, " + std::to_string(f.skipped.size()) + " skipped)";
+    d.description = path + " (" + counted(n, "image", "images") + ", " + std::to_string(f.skipped.size()) + " skipped)";
   }
   if (limit > 0 && limit < d.train.images.size(0)) {
     d.train.images = d.train.images.narrow(0, 0, limit).contiguous();

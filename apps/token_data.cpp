@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "apps/cli_args.h"
+#include "apps/counted.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
 #include "data/midi_corpus.h"
@@ -31,16 +32,17 @@ TokenData load_token_data(const std::string& corpus, const std::string& path) {
     d.vocab = d.text.vocabulary_size();
     d.description = (path.empty() ? std::string("fortunes") : path) + " (" + std::to_string(d.text.bytes) +
                     " bytes, " + std::to_string(d.vocab) + " symbols; " +
-                    std::to_string(d.text.skipped.size() + d.text.index_files.size()) + " index or non-text files skipped)";
+                    counted(int64_t(d.text.skipped.size() + d.text.index_files.size()), "index or non-text file",
+                            "index or non-text files") + " skipped)";
   } else if (corpus == "music") {
     data::MidiCorpus m = data::load_midi_corpus(path.empty() ? data::kDefaultMidiPaths : std::vector<std::string>{path});
     print_skipped(m.skipped);
     d.train = m.train;
     d.validation = m.validation;
     d.vocab = data::midi_tokens::kVocabularySize;
-    d.description = (path.empty() ? std::string("Debian MIDI music") : path) + " (" + std::to_string(m.files.size()) +
-                    " pieces, " + std::to_string(m.tokens) + " event tokens, " + std::to_string(m.skipped.size()) +
-                    " files skipped)";
+    d.description = (path.empty() ? std::string("Debian MIDI music") : path) + " (" +
+                    counted(int64_t(m.files.size()), "piece", "pieces") + ", " + std::to_string(m.tokens) +
+                    " event tokens, " + counted(int64_t(m.skipped.size()), "file", "files") + " skipped)";
   } else {
     throw cli::UsageError("--corpus " + corpus + ": expected text or music");
   }

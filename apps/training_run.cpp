@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "apps/cli_args.h"
+#include "apps/counted.h"
 #include "apps/interrupt.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
@@ -74,9 +75,9 @@ TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, 
     std::printf("kiln: resuming %s at step %lld of %lld on %s; run folder %s\n", title.c_str(), (long long)first_step_,
                 (long long)options.steps, device_string(options.device).c_str(), dir_.path().c_str());
   else
-    std::printf("kiln: %s on %s, %lld steps of batch %lld; run folder %s\n", title.c_str(),
-                device_string(options.device).c_str(), (long long)options.steps, (long long)options.batch,
-                dir_.path().c_str());
+    std::printf("kiln: %s on %s, %s of batch %lld; run folder %s\n", title.c_str(),
+                device_string(options.device).c_str(), counted(options.steps, "step", "steps").c_str(),
+                (long long)options.batch, dir_.path().c_str());
   std::fflush(stdout);
 }
 
