@@ -36,7 +36,7 @@ Args::Args(int argc, char** argv, int first, const std::vector<std::string>& kno
     bool is_switch = std::find(switches.begin(), switches.end(), name) != switches.end();
     if (is_switch && eq != std::string::npos) throw UsageError("flag --" + name + " takes no value");
     if (!is_switch && std::find(known.begin(), known.end(), name) == known.end())
-      throw UsageError("unknown flag --" + name);
+      throw UnknownFlag(name);
     if (!is_switch && eq == std::string::npos) {
       if (i + 1 >= argc) throw UsageError("flag --" + name + " needs a value");
       value = argv[++i];

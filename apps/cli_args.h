@@ -14,6 +14,13 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A flag the parser does not accept; `flag` is its name without the leading --.
+class UnknownFlag : public UsageError {
+ public:
+  explicit UnknownFlag(const std::string& name) : UsageError("unknown flag --" + name), flag(name) {}
+  std::string flag;
+};
+
 // A whole string as an integer (decimal, in range of long long) or as a number (anything strtod reads,
 // infinities and NaN included); nullopt when it is not one, or has characters after it ("3x").
 std::optional<long long> parse_integer(const std::string& text);

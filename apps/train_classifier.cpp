@@ -21,7 +21,7 @@
 namespace kiln::apps {
 
 int train_classifier(int argc, char** argv, int first) {
-  cli::Args args = train_args(argc, argv, first);
+  cli::Args args = train_args(argc, argv, first, "classifier");
   TrainOptions defaults;
   defaults.model = "classifier";
   defaults.batch = 128;

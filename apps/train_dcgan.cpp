@@ -22,7 +22,7 @@
 namespace kiln::apps {
 
 int train_dcgan(int argc, char** argv, int first) {
-  cli::Args args = train_args(argc, argv, first, {"latent", "features", "ema", "image-size", "channels"});
+  cli::Args args = train_args(argc, argv, first, "dcgan");
   TrainOptions defaults;
   defaults.model = "dcgan";
   defaults.batch = 128;

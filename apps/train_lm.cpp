@@ -47,14 +47,7 @@ void write_sample(TrainingRun& run, const TokenData& data, const std::vector<int
 
 int train_sequence_model(int argc, char** argv, int first, const std::string& kind) {
   const bool gpt = kind == "gpt";
-  cli::Args args = train_args(argc, argv, first,
-                              {"corpus", "context", "layers", "heads", "width", "hidden", "embed", "dropout", "warmup",
-                               "decay-steps", "weight-decay", "clip", "temperature", "top-k", "val-windows"});
-  const std::vector<std::string> other_kinds_flags =
-      gpt ? std::vector<std::string>{"hidden", "embed", "clip"}
-          : std::vector<std::string>{"heads", "width", "warmup", "decay-steps", "weight-decay"};
-  for (const std::string& name : other_kinds_flags)
-    if (args.has(name)) throw cli::UsageError("--" + name + " does not apply to " + kind);
+  cli::Args args = train_args(argc, argv, first, kind);
   TrainOptions defaults;
   defaults.model = kind;
   defaults.lr = gpt ? 1e-3 : 2e-3;

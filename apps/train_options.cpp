@@ -1,5 +1,6 @@
 #include "apps/train_options.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -79,11 +80,34 @@ std::string device_string(Device device) {
   return device.is_cuda() ? "cuda:" + std::to_string(device.index) : "cpu";
 }
 
-cli::Args train_args(int argc, char** argv, int first, const std::vector<std::string>& extra) {
+const std::map<std::string, std::vector<std::string>>& model_train_flags() {
+  static const std::map<std::string, std::vector<std::string>> flags = {
+      {"classifier", {}},
+      {"dcgan", {"latent", "features", "ema", "image-size", "channels"}},
+      {"vae", {"latent"}},
+      {"gpt", {"corpus", "context", "layers", "heads", "width", "dropout", "warmup", "decay-steps", "weight-decay",
+               "temperature", "top-k", "val-windows"}},
+      {"charrnn",
+       {"corpus", "context", "layers", "hidden", "embed", "dropout", "clip", "temperature", "top-k", "val-windows"}},
+      {"rnnvae", {"max-len", "embed", "hidden", "latent", "anneal", "word-dropout", "clip", "temperature"}},
+  };
+  return flags;
+}
+
+cli::Args train_args(int argc, char** argv, int first, const std::string& model) {
   std::vector<std::string> names = {"data", "out", "device", "seed", "steps", "epochs", "batch", "lr",
                                     "sample-every", "checkpoint-every", "log-every", "limit"};
-  names.insert(names.end(), extra.begin(), extra.end());
-  return cli::Args(argc, argv, first, names, kTrainSwitches);
+  const std::vector<std::string>& own = model_train_flags().at(model);
+  names.insert(names.end(), own.begin(), own.end());
+  try {
+    return cli::Args(argc, argv, first, names, kTrainSwitches);
+  } catch (const cli::UnknownFlag& e) {
+    std::string owners;
+    for (const auto& [other, flags] : model_train_flags())
+      if (std::find(flags.begin(), flags.end(), e.flag) != flags.end()) owners += (owners.empty() ? "" : ", ") + other;
+    if (owners.empty()) throw;
+    throw cli::UsageError("--" + e.flag + " does not apply to " + model + " (it is a flag of " + owners + ")");
+  }
 }
 
 TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {

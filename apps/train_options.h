@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,12 @@ struct TrainOptions {
 
 // The switches (flags without a value) of `kiln train`.
 inline const std::vector<std::string> kTrainSwitches = {"resume", "deterministic"};
-// The flags of `kiln train MODEL`: the shared ones plus the model's own `extra`, and the switches.
-cli::Args train_args(int argc, char** argv, int first, const std::vector<std::string>& extra = {});
+// The flags each model takes beyond the shared ones, by model name: one table for the parsers and for
+// the message that names the models a misplaced flag belongs to.
+const std::map<std::string, std::vector<std::string>>& model_train_flags();
+// The flags of `kiln train MODEL`: the shared ones, the model's own and the switches. A flag of another
+// model is a usage error that says so: "--ema does not apply to gpt (it is a flag of dcgan)".
+cli::Args train_args(int argc, char** argv, int first, const std::string& model);
 // Reads the shared flags over `defaults` (a model's own defaults for batch, lr, steps, ...).
 TrainOptions parse_train_options(const cli::Args& args, TrainOptions defaults);
 // A usage error when --batch is larger than the `examples` training examples of `data` (no batch to draw).

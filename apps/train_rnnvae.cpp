@@ -30,8 +30,7 @@ namespace kiln::apps {
 
 
 int train_rnnvae(int argc, char** argv, int first) {
-  cli::Args args = train_args(argc, argv, first,
-                              {"max-len", "embed", "hidden", "latent", "anneal", "word-dropout", "clip", "temperature"});
+  cli::Args args = train_args(argc, argv, first, "rnnvae");
   TrainOptions defaults;
   defaults.model = "rnnvae";
   defaults.lr = 1e-3;

@@ -24,7 +24,7 @@
 namespace kiln::apps {
 
 int train_vae(int argc, char** argv, int first) {
-  cli::Args args = train_args(argc, argv, first, {"latent"});
+  cli::Args args = train_args(argc, argv, first, "vae");
   TrainOptions defaults;
   defaults.model = "vae";
   defaults.batch = 128;
