@@ -58,19 +58,19 @@ int train(int argc, char** argv) {
 // flags given here (e.g. a larger --steps or another --device), with --out RUN --resume.
 int resume(int argc, char** argv) {
   if (argc < 3 || argv[2][0] == '-') throw kiln::cli::UsageError("kiln resume takes a run folder first");
-  for (int i = 3; i < argc; ++i)
-    if (std::string(argv[i]).rfind("--out", 0) == 0 || std::string(argv[i]).rfind("--resume", 0) == 0)
-      throw kiln::cli::UsageError(std::string(argv[i]) + ": a resumed run stays in its folder");
-  const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
-  const kiln::apps::Config config = run.read_config();
-  std::vector<std::string> words = {argv[0], "train", kiln::apps::config_value(run, config, "model")};
-  // A length given here replaces the recorded one, in either unit: the run recorded its --epochs as the
-  // --steps they came to, and `kiln resume RUN --epochs 20` must not meet that --steps ("not both").
+  // Whether the flag --name (or --name=value) is among the flags given to resume.
   auto given_here = [&](const std::string& name) {
     for (int i = 3; i < argc; ++i)
       if (std::string(argv[i]) == "--" + name || std::string(argv[i]).rfind("--" + name + "=", 0) == 0) return true;
     return false;
   };
+  for (const char* name : {"out", "resume"})
+    if (given_here(name)) throw kiln::cli::UsageError(std::string("--") + name + ": a resumed run stays in its folder");
+  const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
+  const kiln::apps::Config config = run.read_config();
+  std::vector<std::string> words = {argv[0], "train", kiln::apps::config_value(run, config, "model")};
+  // A length given here replaces the recorded one, in either unit: the run recorded its --epochs as the
+  // --steps they came to, and `kiln resume RUN --epochs 20` must not meet that --steps ("not both").
   const bool length_given = given_here("steps") || given_here("epochs");
   for (const auto& [name, value] : kiln::apps::flags_from_text(kiln::apps::config_value(run, config, "flags")))
     if (length_given && (name == "steps" || name == "epochs"))

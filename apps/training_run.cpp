@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 
 #include "apps/cli_args.h"
 #include "apps/counted.h"
@@ -101,7 +100,7 @@ Config TrainingRun::resolved_flags(const Config& model_config) const {
   set("checkpoint-every", std::to_string(options_.checkpoint_every));
   set("log-every", std::to_string(options_.log_every));
   if (options_.limit > 0) set("limit", std::to_string(options_.limit));  // 0, no limit, is no flag to replay
-  if (!options_.data.empty()) set("data", std::filesystem::absolute(options_.data).string());
+  if (!options_.data.empty()) set("data", options_.data);  // absolute already (parse_train_options)
   for (const auto& [name, value] : model_config) set(name, value);
   return flags;
 }
