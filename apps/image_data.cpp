@@ -1,10 +1,9 @@
 #include "apps/image_data.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 
-#include "apps/counted.h"
+#include "apps/data_messages.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
 
@@ -39,14 +38,16 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
   KILN_CHECK(!std::filesystem::exists(path) || std::filesystem::is_directory(path), "data '", path,
              "' is a file, not a folder (expected an MNIST-format folder or a folder of pictures)");
   ImageData d;
+  d.path = path;
   if (dir.empty() || is_mnist_folder(path) || !std::filesystem::is_directory(path)) {
     d.train = data::load_mnist_format(path, "train");
     d.test = data::load_mnist_format(path, "test");
     check_mnist_sizes(path, d.train, d.test);
     d.description = dir.empty() ? "Fashion-MNIST" : path;
   } else {
+    d.pictures = true;
     data::ImageFolder f = data::load_image_folder(path, folder);
-    for (const std::string& why : f.skipped) std::fprintf(stderr, "kiln: skipped: %s\n", why.c_str());
+    print_skipped(f.skipped);
     // Every tenth image (by path order) is held out.
     const int64_t n = f.data.images.size(0);
     std::vector<int64_t> train_index, test_index;
@@ -71,19 +72,18 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
   return d;
 }
 
-void check_test_labels(const ImageData& d, const std::string& dir) {
-  const std::string path = dir.empty() ? data::kFashionMnistDir : dir;
-  if (!dir.empty() && !is_mnist_folder(path)) return;  // a folder of pictures: both splits share its classes
+void check_test_labels(const ImageData& d) {
+  if (d.pictures) return;  // a folder of pictures: both splits share its classes
   const std::vector<int64_t> train = d.train.labels.to_vector<int64_t>(), test = d.test.labels.to_vector<int64_t>();
   const int64_t classes = *std::max_element(train.begin(), train.end()) + 1;
   for (size_t i = 0; i < test.size(); ++i)
-    KILN_CHECK(test[i] < classes, "'", data::mnist_file(path, "test", "labels"), "': label ", test[i], " of image ",
+    KILN_CHECK(test[i] < classes, "'", data::mnist_file(d.path, "test", "labels"), "': label ", test[i], " of image ",
                i, " is a class no training image has (the training labels go from 0 to ", classes - 1, ")");
 }
 
-void check_picture_classes(const ImageData& d, const std::string& dir) {
-  if (dir.empty() || is_mnist_folder(dir)) return;  // MNIST-format data: the label files say the classes
-  KILN_CHECK(d.classes.size() >= 2, "the classifier learns one class per subfolder of '", dir, "', and it has ",
+void check_picture_classes(const ImageData& d) {
+  if (!d.pictures) return;  // MNIST-format data: the label files say the classes
+  KILN_CHECK(d.classes.size() >= 2, "the classifier learns one class per subfolder of '", d.path, "', and it has ",
              d.classes.size(), " (", d.classes.empty() || d.classes[0].empty() ? "the pictures sit in the folder itself"
                                                                                : "'" + d.classes[0] + "'",
              "): put each class's pictures in a subfolder of its own, at least two");

@@ -14,6 +14,8 @@ namespace kiln::apps {
 struct ImageData {
   data::ImageDataset train, test;
   std::string description;  // e.g. "Fashion-MNIST" or "~/faces (2,000 images, 3 skipped)"
+  std::string path;          // the folder read (Fashion-MNIST's for the default)
+  bool pictures = false;     // read from a folder of pictures, not from MNIST-format files
   std::vector<std::string> classes;  // a folder of pictures: label → subfolder ("" for the root); MNIST: empty
 };
 
@@ -24,11 +26,11 @@ ImageData load_image_data(const std::string& dir, int64_t limit, bool symmetric,
 
 // For the classifier: a usage check that every test label of MNIST-format data is a class of the
 // (possibly --limit-ed) training split, naming the label file. Labels may go past 9 (EMNIST's do).
-void check_test_labels(const ImageData& d, const std::string& dir);
+void check_test_labels(const ImageData& d);
 
 // For the classifier on a folder of pictures: a check that it has one subfolder per class, at least two
 // (pictures all in one folder are one class, which a classifier cannot learn anything from).
-void check_picture_classes(const ImageData& d, const std::string& dir);
+void check_picture_classes(const ImageData& d);
 
 // Whether `dir` holds MNIST-format files (train-images-idx3-ubyte[.gz]).
 bool is_mnist_folder(const std::string& dir);

@@ -1,9 +1,7 @@
 #include "apps/token_data.h"
 
-#include <cstdio>
-
 #include "apps/cli_args.h"
-#include "apps/counted.h"
+#include "apps/data_messages.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
 #include "data/midi_corpus.h"
@@ -11,22 +9,12 @@
 
 namespace kiln::apps {
 
-namespace {
-
-// "kiln: skipped: why" for each file of a corpus folder that was left out (as for image folders); the
-// fortune index files (.dat) are not listed: the description counts them.
-void print_skipped(const std::vector<std::string>& skipped) {
-  for (const std::string& why : skipped) std::fprintf(stderr, "kiln: skipped: %s\n", why.c_str());
-}
-
-}  // namespace
-
 TokenData load_token_data(const std::string& corpus, const std::string& path) {
   TokenData d;
   d.corpus = corpus;
   if (corpus == "text") {
     d.text = data::load_text_corpus(path.empty() ? data::kFortunesDir : path);
-    print_skipped(d.text.skipped);
+    print_skipped(d.text.skipped);  // not the fortune index files (.dat): the description counts them
     d.train = d.text.train;
     d.validation = d.text.validation;
     d.vocab = d.text.vocabulary_size();

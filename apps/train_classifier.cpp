@@ -29,8 +29,8 @@ int train_classifier(int argc, char** argv, int first) {
   TrainOptions o = parse_train_options(args, defaults);
   ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
   check_batch_fits(o.batch, data.train.images.size(0), data.description);
-  check_test_labels(data, o.data);
-  check_picture_classes(data, o.data);
+  check_test_labels(data);
+  check_picture_classes(data);
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   if (o.epochs == 0 && !args.has("steps")) o.epochs = 10;
   if (o.epochs > 0) o.steps = o.epochs * per_epoch;

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "apps/cli_args.h"
-#include "apps/counted.h"
+#include "apps/data_messages.h"
 #include "apps/interrupt.h"
 #include "core/autograd/grad_mode.h"
 #include "core/ops/ops.h"
