@@ -75,15 +75,12 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double valida
   std::vector<int64_t> all;
   for (const auto& [p, named] : files) {
     std::vector<int32_t> tokens;
-    if (named) {
-      tokens = piece_tokens(p.string());  // a file named on its own must be good: its errors propagate
-    } else {
-      try {
-        tokens = piece_tokens(p.string());
-      } catch (const std::exception& e) {
-        corpus.skipped.push_back(skip_reason(p.string(), e));
-        continue;
-      }
+    try {
+      tokens = piece_tokens(p.string());
+    } catch (const std::exception& e) {
+      if (named) throw;  // a file named on its own must be good: its errors propagate
+      corpus.skipped.push_back(skip_reason(p.string(), e));
+      continue;
     }
     all.insert(all.end(), tokens.begin(), tokens.end());
     corpus.files.push_back(p.string());
