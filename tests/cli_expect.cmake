@@ -2,12 +2,7 @@
 #   cmake -DKILN=path/to/kiln -DARGS="train|--lr|nan" -DCODE=2 -DTEXT=regex -P cli_expect.cmake
 # (ARGS separated by '|'). ctest's own PASS_REGULAR_EXPRESSION ignores the exit code, so a crash after the
 # message, or a usage error reported as a runtime error, would pass there.
+include(${CMAKE_CURRENT_LIST_DIR}/cli_run.cmake)
 string(REPLACE "|" ";" args "${ARGS}")
-execute_process(COMMAND "${KILN}" ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-message("${out}${err}")
-if(NOT "${rc}" STREQUAL "${CODE}")
-  message(FATAL_ERROR "expected exit code ${CODE}, got '${rc}'")
-endif()
-if(NOT "${out}${err}" MATCHES "${TEXT}")
-  message(FATAL_ERROR "expected output matching: ${TEXT}")
-endif()
+kiln(${CODE} ${args})
+expect_match("${output}" "${TEXT}")
