@@ -12,6 +12,7 @@ run_demo=1
 # Build tools, test framework, BLAS, zlib, single-file image libraries, and the data sets (images,
 # text, MIDI music).
 packages=(build-essential cmake ninja-build pkg-config catch2 libopenblas-dev zlib1g-dev libstb-dev
+          libpng-dev libjpeg62-turbo-dev  # PNG and JPEG decoding
           dataset-fashion-mnist fortunes planetblupi-music-midi pianobooster)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

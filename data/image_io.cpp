@@ -1,34 +1,58 @@
 #include "data/image_io.h"
 
-#include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
-#include <climits>
+#include <utility>
 #include <memory>
 
 #include "core/error.h"
 #include "core/serialization/atomic_file.h"
 #include "data/file_bytes.h"
+#include "data/image_decoders.h"
+#include "data/image_format.h"
 
 namespace kiln::data {
+
+namespace {
+
+// pixels with image.channels (1 or 3) channels as `channels` channels: grey repeated in R, G and B, or
+// RGB to grey with stb_image's integer weights (77 R + 150 G + 29 B) / 256, which kiln has always used.
+Image with_channels(Image image, int channels) {
+  if (image.channels == channels) return image;
+  const size_t count = size_t(image.width) * size_t(image.height);
+  std::vector<uint8_t> out(count * size_t(channels));
+  for (size_t i = 0; i < count; ++i) {
+    if (channels == 3) {
+      out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = image.pixels[i];
+    } else {
+      const uint8_t* rgb = &image.pixels[3 * i];
+      out[i] = uint8_t((rgb[0] * 77 + rgb[1] * 150 + rgb[2] * 29) >> 8);
+    }
+  }
+  return Image{image.width, image.height, channels, std::move(out)};
+}
+
+}  // namespace
+
+void check_image_dimensions(const std::string& name, const char* format, int64_t width, int64_t height) {
+  KILN_CHECK(width > 0 && height > 0, "image '", name, "' is a damaged ", format, " file: its header gives a size of ",
+             width, "x", height, " pixels");
+  KILN_CHECK(width * height <= kMaxImagePixels, "image '", name, "' is ", width, "x", height,
+             " pixels: larger than kiln reads (64 megapixels)");
+}
 
 Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, int channels) {
   KILN_CHECK(channels == 1 || channels == 3, "decode_image: channels must be 1 or 3, got ", channels);
   KILN_CHECK(!bytes.empty(), "image '", name, "' is empty");
-  KILN_CHECK(bytes.size() <= size_t(INT_MAX), "image '", name, "' is too large (", bytes.size(), " bytes)");
-  int w = 0, h = 0, in_file = 0;
-  // Refuse images whose header promises more than 64 megapixels before decoding (and allocating) them.
-  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &in_file) == 1)
-    KILN_CHECK(int64_t(w) * int64_t(h) <= (int64_t(1) << 26), "image '", name, "' is ", w, "x", h,
-               " pixels: larger than kiln reads (64 megapixels)");
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(
-      stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &in_file, channels), stbi_image_free);
-  KILN_CHECK(data != nullptr, "image '", name, "' cannot be decoded: ", stbi_failure_reason());
-  Image image{w, h, channels, {}};
-  image.pixels.assign(data.get(), data.get() + size_t(w) * size_t(h) * size_t(channels));
-  return image;
+  switch (image_format_of(bytes)) {
+    case ImageFormat::Png: return with_channels(decode_png(bytes, name), channels);
+    case ImageFormat::Jpeg: return with_channels(decode_jpeg(bytes, name, channels), channels);
+    case ImageFormat::Bmp: return decode_bmp(bytes, name, channels);
+    case ImageFormat::Other: break;
+  }
+  KILN_FAIL("image '", name, "' is not a PNG, JPEG or BMP file: it starts with ", first_bytes(bytes));
 }
 
 Image read_image(const std::string& path, int channels) { return decode_image(read_file_bytes(path), path, channels); }

@@ -1,5 +1,6 @@
-// Decoding, resizing and writing 8-bit images (through stb_image, stb_image_resize and
-// stb_image_write, from Debian's libstb-dev): the pixel-level layer under image folders and grids.
+// Decoding, resizing and writing 8-bit images: PNG through libpng, JPEG through libjpeg-turbo, BMP through
+// stb_image (its other decoders compiled out), resizing and PNG writing through stb (Debian's libstb-dev):
+// the pixel-level layer under image folders and grids.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -12,8 +13,10 @@ struct Image {
   std::vector<uint8_t> pixels;              // row-major, interleaved channels
 };
 
-// Decodes PNG, JPEG, BMP (and the other formats stb_image reads) into `channels` (1 or 3) channels.
-// A file that cannot be decoded throws kiln::Error naming `name` and the decoder's reason.
+// Decodes a PNG, JPEG or BMP file, told apart by its first bytes (not by `name`), into `channels` (1 or 3)
+// channels; alpha is dropped. Any other format, a damaged file (a bad CRC or checksum, corrupt or missing
+// data) and a picture over 64 megapixels throw kiln::Error naming `name` (see data/image_decoders.h).
+// Safe on hostile bytes: the libFuzzer target for images calls this.
 Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name, int channels);
 Image read_image(const std::string& path, int channels);
 

@@ -33,7 +33,7 @@ TEST_CASE("images: PNG round trip, grey conversion and center crop", "[data][ima
   CHECK((grey.channels == 1 && grey.pixels.size() == 8));
   Image crop = center_crop_resize(im, 2);  // the centered 2×2 square, unchanged in size
   CHECK(crop.pixels == std::vector<uint8_t>{10, 0, 7, 20, 0, 7, 10, 10, 7, 20, 10, 7});
-  CHECK_THROWS_WITH_TEXT(decode_image({1, 2, 3, 4}, "junk.png", 3), "image 'junk.png' cannot be decoded");
+  CHECK_THROWS_WITH_TEXT(decode_image({1, 2, 3, 4}, "junk.png", 3), "image 'junk.png' is not a PNG, JPEG or BMP file");
   CHECK_THROWS_WITH_TEXT(decode_image({}, "empty.png", 3), "image 'empty.png' is empty");
 }
 
@@ -65,9 +65,9 @@ TEST_CASE("image folder: classes from subfolders, bad images skipped and listed"
   std::string first = "(7 image files found, 7 could not be decoded):\n  ";
   first += "image '";
   first += (empty / "x.png").string();
-  first += "' cannot be decoded";
+  first += "' is not a PNG, JPEG or BMP file";
   CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), first);
-  CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), "y3.png' cannot be decoded");
+  CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), "y3.png' is not a PNG, JPEG or BMP file");
   CHECK_THROWS_WITH_TEXT(load_image_folder(empty.string()), "\n  and 2 more");
   CHECK_THROWS_WITH_TEXT(load_image_folder((empty / "x.png").string()), "x.png' is a file, not a folder");
   CHECK_THROWS_WITH_TEXT(load_image_folder("/nonexistent/kiln-images"), "'/nonexistent/kiln-images' does not exist");
