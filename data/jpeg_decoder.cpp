@@ -76,7 +76,7 @@ JpegResult read_jpeg_pixels(const uint8_t* data, size_t size, bool grey, JpegFai
   }
   jpeg_create_decompress(&cinfo);
   cinfo.progress = &progress;
-  cinfo.mem->max_memory_to_use = 1L << 30;  // libjpeg's own working memory (coefficients of a progressive file)
+  cinfo.mem->max_memory_to_use = 1L << 30;  // caps libjpeg's whole-picture arrays (a progressive file's coefficients)
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
   out->width = cinfo.image_width;

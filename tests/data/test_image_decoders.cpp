@@ -159,7 +159,7 @@ TEST_CASE("image decoders: 8-bit and 16-bit and palette and grey-alpha PNGs give
   CHECK((im.width == 1 && im.height == 2 && im.channels == 3 && im.pixels == Bytes{1, 2, 3, 5, 6, 7}));
 }
 
-TEST_CASE("image decoders: a JPEG and a BMP give the expected pixels", "[data][images]") {
+TEST_CASE("image decoders: a JPEG and a BMP give the expected pixels and oversized ones are refused", "[data][images]") {
   const Image colour = decode_image(plain_jpeg(), "plain.jpg", 3);
   REQUIRE((colour.width == 16 && colour.height == 16 && colour.channels == 3));
   Bytes want;
@@ -185,6 +185,10 @@ TEST_CASE("image decoders: a JPEG and a BMP give the expected pixels", "[data][i
   bmp.insert(bmp.end(), {9, 8, 7, 12, 11, 10, 0, 0});   // top row: (7,8,9) (10,11,12)
   const Image b = decode_image(bmp, "small.bmp", 3);
   CHECK((b.width == 2 && b.height == 2 && b.pixels == Bytes{7, 8, 9, 10, 11, 12, 1, 2, 3, 4, 5, 6}));
+  // The same header claiming 20000 × 20000 pixels is refused before stb allocates for them.
+  Bytes huge = bmp;
+  huge[18] = huge[22] = 0x20, huge[19] = huge[23] = 0x4e;
+  CHECK_THROWS_WITH_TEXT(decode_image(huge, "huge.bmp", 3), "'huge.bmp' is 20000x20000 pixels: larger than kiln reads");
 }
 
 TEST_CASE("image decoders: PPM and PGM and Radiance HDR files are refused as not PNG or JPEG or BMP", "[data][images]") {
@@ -267,6 +271,14 @@ TEST_CASE("image decoders: truncated JPEGs and bad Huffman tables and too many s
   Bytes bad_huffman = good;
   bad_huffman.insert(bad_huffman.begin() + 2, dht.begin(), dht.end());
   CHECK_THROWS_WITH_TEXT(decode_image(bad_huffman, "huff.jpg", 3), "image 'huff.jpg' is a damaged JPEG file: Bogus Huffman table");
+  // A frame header (SOF0) claiming 10000 × 10000 pixels is refused before anything is allocated.
+  Bytes huge = good;
+  for (size_t at = 2; at + 9 < huge.size(); ++at)
+    if (huge[at] == 0xff && huge[at + 1] == 0xc0) {
+      huge[at + 5] = 0x27, huge[at + 6] = 0x10, huge[at + 7] = 0x27, huge[at + 8] = 0x10;  // height, width
+      break;
+    }
+  CHECK_THROWS_WITH_TEXT(decode_image(huge, "huge.jpg", 3), "'huge.jpg' is 10000x10000 pixels: larger than kiln reads");
   // A progressive grey JPEG of 65 scans (DC in two steps, then each AC coefficient alone) is refused:
   // kiln reads at most 64. The same picture in 64 scans (DC in one) is read.
   std::vector<jpeg_scan_info> scans{{1, {0, 0, 0, 0}, 0, 0, 0, 1}, {1, {0, 0, 0, 0}, 0, 0, 1, 0}};
