@@ -18,7 +18,8 @@ Image decode_bmp(const std::vector<uint8_t>& bytes, const std::string& name, int
   int width = 0, height = 0, in_file = 0;
   KILN_CHECK(stbi_info_from_memory(bytes.data(), int(bytes.size()), &width, &height, &in_file) == 1, "image '",
              name, "' is a damaged BMP file: ", printable(stbi_failure_reason() ? stbi_failure_reason() : "unreadable header"));
-  check_image_dimensions(name, "BMP", width, height);
+  // The header's height is negative for rows stored top-down, and stbi_info passes it on as it is.
+  check_image_dimensions(name, "BMP", width, std::abs(int64_t(height)));
   const std::unique_ptr<stbi_uc, void (*)(void*)> data(
       stbi_load_from_memory(bytes.data(), int(bytes.size()), &width, &height, &in_file, channels), stbi_image_free);
   KILN_CHECK(data != nullptr, "image '", name, "' is a damaged BMP file: ",

@@ -185,6 +185,9 @@ TEST_CASE("image decoders: a JPEG and a BMP give the expected pixels and oversiz
   bmp.insert(bmp.end(), {9, 8, 7, 12, 11, 10, 0, 0});   // top row: (7,8,9) (10,11,12)
   const Image b = decode_image(bmp, "small.bmp", 3);
   CHECK((b.width == 2 && b.height == 2 && b.pixels == Bytes{7, 8, 9, 10, 11, 12, 1, 2, 3, 4, 5, 6}));
+  Bytes top_down = bmp;  // the same rows stored top-down: the header's height is -2
+  top_down[22] = 0xfe, top_down[23] = top_down[24] = top_down[25] = 0xff;
+  CHECK(decode_image(top_down, "top_down.bmp", 3).pixels == Bytes{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
   // The same header claiming 20000 × 20000 pixels is refused before stb allocates for them.
   Bytes huge = bmp;
   huge[18] = huge[22] = 0x20, huge[19] = huge[23] = 0x4e;
