@@ -4,8 +4,8 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
-#include <utility>
 #include <memory>
+#include <utility>
 
 #include "core/error.h"
 #include "core/serialization/atomic_file.h"
@@ -39,7 +39,8 @@ Image with_channels(Image image, int channels) {
 void check_image_dimensions(const std::string& name, const char* format, int64_t width, int64_t height) {
   KILN_CHECK(width > 0 && height > 0, "image '", name, "' is a damaged ", format, " file: its header gives a size of ",
              width, "x", height, " pixels");
-  KILN_CHECK(width * height <= kMaxImagePixels, "image '", name, "' is ", width, "x", height,
+  // Each side first, so that the product cannot overflow.
+  KILN_CHECK(width <= kMaxImagePixels && height <= kMaxImagePixels && width * height <= kMaxImagePixels, "image '", name, "' is ", width, "x", height,
              " pixels: larger than kiln reads (64 megapixels)");
 }
 
