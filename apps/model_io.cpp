@@ -1,6 +1,7 @@
 #include "apps/model_io.h"
 
 #include "core/error.h"
+#include "core/serialization/finite_check.h"
 #include "core/serialization/safetensors.h"
 
 namespace kiln::apps {
@@ -11,6 +12,9 @@ void save_weights(const Module& model, const std::string& path, const std::map<s
 
 void load_weights(Module& model, const std::string& path) {
   SafetensorsFile file = load_safetensors(path);
+  // Weights of a run that diverged (or a damaged file) are refused here, naming the tensor, rather
+  // than found later as "the logits hold nan" with no file named.
+  check_finite_tensors(file.tensors, "weights in '" + path + "'");
   try {
     model.load_state_dict(file.tensors);
   } catch (const Error& e) {

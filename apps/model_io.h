@@ -9,7 +9,8 @@
 namespace kiln::apps {
 
 void save_weights(const Module& model, const std::string& path, const std::map<std::string, std::string>& metadata);
-// Strict load (every name and shape must match); the error names the file.
+// Strict load (every name and shape must match, every floating-point value finite); errors name the file
+// (and the tensor holding a NaN or Inf).
 void load_weights(Module& model, const std::string& path);
 
 }  // namespace kiln::apps

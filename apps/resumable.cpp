@@ -33,14 +33,23 @@ int64_t Resumable::restore(const RunDir& run, Config* notes) {
                path, "' was written by another run: its '", key, "' differs from the one in ", run.file("config.json"));
   }
   if (notes) *notes = c.notes;
-  try {
-    for (auto& [name, m] : modules) m->load_state_dict(c.state("model." + name));
-    for (auto& [name, o] : optimizers) o->load_state_tensors(c.state("optimizer." + name));
-    for (auto& [name, e] : averages) {  // the decay of this command (the recorded one, unless --ema was given)
-      const double decay = e->decay();
-      e->load_state_tensors(c.state("ema." + name));
-      e->set_decay(decay);
+  // Each group's errors name the group, so that with the file and the entry they say where the fault is.
+  auto restore_group = [&](const std::string& group, const auto& load) {
+    try {
+      load(c.state(group));
+    } catch (const Error& e) {
+      KILN_FAIL("checkpoint '", path, "' does not fit this run: group '", group, "': ", e.what());
     }
+  };
+  for (auto& [name, m] : modules) restore_group("model." + name, [&](const NamedTensors& s) { m->load_state_dict(s); });
+  for (auto& [name, o] : optimizers)
+    restore_group("optimizer." + name, [&](const NamedTensors& s) { o->load_state_tensors(s); });
+  for (auto& [name, e] : averages) {  // the decay of this command (the recorded one, unless --ema was given)
+    const double decay = e->decay();
+    restore_group("ema." + name, [&](const NamedTensors& s) { e->load_state_tensors(s); });
+    e->set_decay(decay);
+  }
+  try {
     c.restore_generator("default", default_generator());
     for (auto& [name, g] : generators) c.restore_generator(name, *g);
     if (loader) loader->seek({c.data.epoch, c.data.index});

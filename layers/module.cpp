@@ -10,6 +10,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
+#include "core/printable.h"
 
 namespace kiln {
 
@@ -130,7 +131,7 @@ void Module::load_state_dict(const NamedTensors& state, bool strict) {
     auto list = [&](const char* what, const std::vector<std::string>& names) {
       if (names.empty()) return;
       msg << "\n  " << what << ":";
-      for (const auto& n : names) msg << " " << n << ";";
+      for (const auto& n : names) msg << " " << printable(n) << ";";  // names may come from a file
     };
     if (strict) list("missing keys", missing);
     if (strict) list("unexpected keys", unexpected);

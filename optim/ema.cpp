@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/ops/ops.h"
 #include "core/storage.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/optim_step.h"
 #include "kernels/cuda/optim_step.h"
+#include "optim/state_checks.h"
 
 namespace kiln {
 
@@ -85,23 +88,22 @@ NamedTensors EMA::state_tensors() const {
 
 void EMA::load_state_tensors(const NamedTensors& state) {
   std::vector<bool> seen(shadow_.size(), false);
-  double decay = decay_;
-  int64_t updates = 0;
+  std::optional<double> decay;
+  std::optional<int64_t> updates;
   std::vector<std::pair<size_t, Tensor>> values;
   for (const auto& [name, t] : state) {
-    KILN_CHECK(t.defined(), "EMA::load_state_tensors: '", name, "' is undefined");
+    KILN_CHECK(t.defined(), "EMA::load_state_tensors: '", printable(name), "' is undefined");
     if (name == "decay") {
-      decay = t.item();
-      KILN_CHECK(decay >= 0.0 && decay <= 1.0, "EMA::load_state_tensors: invalid decay ", decay);
+      decay = saved_real(t, name);
+      KILN_CHECK(*decay >= 0.0 && *decay <= 1.0, "EMA::load_state_tensors: invalid decay ", *decay);
     } else if (name == "num_updates") {
-      updates = static_cast<int64_t>(t.item());
+      updates = saved_count(t, name);  // checked: casting Inf or NaN to an integer is undefined behaviour
     } else {
       KILN_CHECK(name.rfind("shadow.", 0) == 0 && name.size() > 7 &&
                      name.find_first_not_of("0123456789", 7) == std::string::npos,
-                 "EMA::load_state_tensors: unknown state '", name, "'");
-      size_t i = std::stoul(name.substr(7));
-      KILN_CHECK(i < shadow_.size(), "EMA::load_state_tensors: '", name, "' but the EMA has ", shadow_.size(),
-                 " tensors");
+                 "EMA::load_state_tensors: unknown state '", printable(name), "'");
+      const size_t i = saved_index(name.substr(7), name, shadow_.size(), "tensor");
+      KILN_CHECK(!seen[i], "EMA::load_state_tensors: '", name, "' appears twice");
       KILN_CHECK(t.shape() == shadow_[i].shape(), "EMA::load_state_tensors: '", name, "' has shape ",
                  shape_str(t.shape()), ", expected ", shape_str(shadow_[i].shape()));
       seen[i] = true;
@@ -110,10 +112,12 @@ void EMA::load_state_tensors(const NamedTensors& state) {
   }
   for (size_t i = 0; i < seen.size(); ++i)
     KILN_CHECK(seen[i], "EMA::load_state_tensors: 'shadow.", i, "' is missing");
+  KILN_CHECK(decay.has_value(), "EMA::load_state_tensors: 'decay' is missing");
+  KILN_CHECK(updates.has_value(), "EMA::load_state_tensors: 'num_updates' is missing");
   NoGradGuard no_grad;
   for (auto& [i, t] : values) shadow_[i].copy_(t);
-  decay_ = decay;
-  num_updates_ = updates;
+  decay_ = *decay;
+  num_updates_ = *updates;
 }
 
 }  // namespace kiln

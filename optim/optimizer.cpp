@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <set>
 
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/storage.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/optim_step.h"
 #include "kernels/cuda/optim_step.h"
+#include "optim/state_checks.h"
 
 namespace kiln {
 
@@ -16,13 +20,6 @@ namespace {
 
 Tensor int64_scalar(int64_t v) { return from_vector(std::vector<int64_t>{v}, Shape{}, {.dtype = DType::Int64}); }
 Tensor f64_scalar(double v) { return from_vector(std::vector<double>{v}, Shape{}, {.dtype = DType::Float64}); }
-
-int64_t scalar_int(const Tensor& t, const std::string& name) {
-  KILN_CHECK(t.defined() && t.numel() == 1, "load_state_tensors: '", name, "' must be a one-element tensor");
-  double v = t.item();
-  KILN_CHECK(v >= 0 && v == std::floor(v), "load_state_tensors: '", name, "' must be a non-negative integer, got ", v);
-  return static_cast<int64_t>(v);
-}
 
 }  // namespace
 
@@ -123,38 +120,40 @@ NamedTensors Optimizer::state_tensors() const {
   return out;
 }
 
+// The state comes from a file that may be damaged or edited: every entry is checked, and so is that the
+// state is complete (a parameter that was updated has every buffer this optimizer keeps), before
+// anything of this optimizer changes.
 void Optimizer::load_state_tensors(const NamedTensors& state) {
   std::vector<ParamState> loaded(params_.size());
-  double lr = lr_;
-  int64_t step_count = 0;
+  std::vector<bool> has_step(params_.size(), false);
+  std::optional<double> lr;
+  std::optional<int64_t> step_count;
+  std::set<std::string> seen;
   const std::vector<std::string> known = buffer_names();
   for (const auto& [name, t] : state) {
+    KILN_CHECK(seen.insert(name).second, "load_state_tensors: '", printable(name), "' appears twice");
     if (name == "lr") {
-      KILN_CHECK(t.defined() && t.numel() == 1, "load_state_tensors: 'lr' must be a one-element tensor");
-      lr = t.item();
+      lr = saved_real(t, name);
+      KILN_CHECK(*lr >= 0.0, "load_state_tensors: 'lr' is ", *lr, ", a negative learning rate");
       continue;
     }
     if (name == "step_count") {
-      step_count = scalar_int(t, name);
+      step_count = saved_count(t, name);
       continue;
     }
     // "param.<i>.<buffer>"
-    KILN_CHECK(name.rfind("param.", 0) == 0, "load_state_tensors: unknown state '", name, "'");
+    KILN_CHECK(name.rfind("param.", 0) == 0, "load_state_tensors: unknown state '", printable(name), "'");
     size_t dot = name.find('.', 6);
-    KILN_CHECK(dot != std::string::npos && dot > 6, "load_state_tensors: unknown state '", name, "'");
-    const std::string index_text = name.substr(6, dot - 6);
-    KILN_CHECK(std::all_of(index_text.begin(), index_text.end(), [](char c) { return c >= '0' && c <= '9'; }),
-               "load_state_tensors: unknown state '", name, "'");
-    size_t i = std::stoul(index_text);
-    KILN_CHECK(i < params_.size(), "load_state_tensors: '", name, "' names parameter ", i, " but there are ",
-               params_.size(), " parameters");
+    KILN_CHECK(dot != std::string::npos && dot > 6, "load_state_tensors: unknown state '", printable(name), "'");
+    const size_t i = saved_index(name.substr(6, dot - 6), name, params_.size(), "parameter");
     const std::string buf = name.substr(dot + 1);
     if (buf == "step") {
-      loaded[i].step = scalar_int(t, name);
+      loaded[i].step = saved_count(t, name);
+      has_step[i] = true;
       continue;
     }
     KILN_CHECK(std::find(known.begin(), known.end(), buf) != known.end(), "load_state_tensors: unknown state '",
-               name, "' for this optimizer");
+               printable(name), "' for this optimizer");
     KILN_CHECK(t.defined() && t.shape() == params_[i].shape(), "load_state_tensors: '", name, "' has shape ",
                t.defined() ? shape_str(t.shape()) : std::string("(undefined)"), ", parameter ", i, " has ",
                shape_str(params_[i].shape()));
@@ -165,9 +164,27 @@ void Optimizer::load_state_tensors(const NamedTensors& state) {
     }
     loaded[i].buffers.emplace_back(buf, copy);
   }
-  set_lr(lr);
+  // What a complete state holds: state_tensors() always writes "lr" and "step_count", and a parameter's
+  // step with the buffers every update creates (none for a parameter never updated).
+  KILN_CHECK(lr.has_value(), "load_state_tensors: the state lacks 'lr'");
+  KILN_CHECK(step_count.has_value(), "load_state_tensors: the state lacks 'step_count'");
+  const std::vector<std::string> required = required_buffer_names();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string prefix = "param." + std::to_string(i) + ".";
+    KILN_CHECK(loaded[i].step <= *step_count, "load_state_tensors: '", prefix, "step' is ", loaded[i].step,
+               ", more than the optimizer's 'step_count' ", *step_count);
+    if (loaded[i].step == 0) {
+      KILN_CHECK(loaded[i].buffers.empty(), "load_state_tensors: the state has '", prefix, loaded[i].buffers[0].first,
+                 "' but ", has_step[i] ? "'" + prefix + "step' is 0" : "lacks '" + prefix + "step'");
+      continue;
+    }
+    for (const std::string& buf : required)
+      KILN_CHECK(loaded[i].find(buf) != nullptr, "load_state_tensors: the state lacks '", prefix, buf,
+                 "' (parameter ", i, " was updated ", loaded[i].step, " times)");
+  }
+  set_lr(*lr);
   state_ = std::move(loaded);
-  step_count_ = step_count;
+  step_count_ = *step_count;
 }
 
 // ---------------------------------------------------------------- SGD

@@ -40,7 +40,9 @@ class Optimizer {
   // are the live buffers (clone them to keep a snapshot while training continues).
   NamedTensors state_tensors() const;
   // Replaces the state with a saved one (from an optimizer of the same kind over parameters of the same
-  // shapes); buffers are copied onto each parameter's device and dtype. Unknown names are errors.
+  // shapes); buffers are copied onto each parameter's device and dtype. Unknown names, a missing "lr",
+  // "step_count", step or buffer of an updated parameter, and a step that is not a whole number from 0
+  // to 2^53 are errors naming the entry; on an error nothing changes.
   void load_state_tensors(const NamedTensors& state);
 
  protected:
@@ -59,6 +61,9 @@ class Optimizer {
   virtual void update_group(Device device, DType dtype, const std::vector<Entry>& entries) = 0;
   // The buffer names this optimizer may keep per parameter (for load_state_tensors' checks).
   virtual std::vector<std::string> buffer_names() const = 0;
+  // The buffers every update of a parameter creates with this optimizer's options: a saved state of an
+  // updated parameter that lacks one of them is incomplete (load_state_tensors refuses it).
+  virtual std::vector<std::string> required_buffer_names() const = 0;
   // The buffer `name` of `state`: created as zeros like `param` when missing, and moved to the
   // parameter's device and dtype (contiguous) when it is not there (e.g. after Module::to).
   static Tensor buffer(ParamState& state, const std::string& name, const Tensor& param);
@@ -86,6 +91,9 @@ class SGD : public Optimizer {
  protected:
   void update_group(Device device, DType dtype, const std::vector<Entry>& entries) override;
   std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
+  std::vector<std::string> required_buffer_names() const override {
+    return options_.momentum != 0.0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{};
+  }
 
  private:
   SGDOptions options_;
@@ -110,6 +118,10 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, double lr, AdamOptions options, bool decoupled);
   void update_group(Device device, DType dtype, const std::vector<Entry>& entries) override;
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+  std::vector<std::string> required_buffer_names() const override {
+    if (options_.amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+    return {"exp_avg", "exp_avg_sq"};
+  }
 
  private:
   AdamOptions options_;

@@ -14,6 +14,8 @@
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
+#include "core/printable.h"
+#include "core/serialization/finite_check.h"
 #include "core/serialization/safetensors.h"
 
 namespace kiln {
@@ -66,36 +68,26 @@ uint32_t crc32_of_file_tail(const std::string& path, uint64_t begin) {
   return crc;
 }
 
-// The CRC-32 of what the data CRC does not cover: every metadata entry but the two CRCs (in key order),
-// and every tensor's name, dtype and shape (in name order), so that a damaged step, generator offset or
-// dtype in the header is found as surely as damaged data.
-uint32_t header_crc32(const std::map<std::string, std::string>& meta, const NamedTensors& tensors) {
-  uint32_t crc = 0;
-  auto add = [&](const std::string& text) { crc = crc32_update(crc, text.c_str(), text.size() + 1); };  // with '\0'
-  for (const auto& [key, value] : meta) {
-    if (key == "crc32" || key == "header_crc32") continue;
-    add(key);
-    add(value);
-  }
-  std::vector<const std::pair<std::string, Tensor>*> sorted;
-  for (const auto& entry : tensors) sorted.push_back(&entry);
-  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
-  for (const auto* entry : sorted) {
-    add(entry->first);
-    add(dtype_name(entry->second.dtype()));
-    for (int64_t d : entry->second.shape()) add(std::to_string(d));
-  }
-  return crc;
-}
+// The header CRC covers every byte before the data section: the 8-byte header length and the whole JSON
+// header (every metadata entry, the data CRC among them, and the tensor table: names, dtypes, shapes and
+// data offsets), with the 8 hex digits of "header_crc32" itself taken as "00000000". Together with the
+// data CRC and the safetensors reader's rule that the tensors cover the data exactly, no byte of the file
+// that decides what a run resumes into goes unchecked.
+constexpr const char* kHeaderCrcKey = "\"header_crc32\":\"";
+constexpr const char* kUnsetCrc = "00000000";
 
-uint64_t read_header_length(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  unsigned char len[8] = {};
-  f.read(reinterpret_cast<char*>(len), 8);
-  if (f.gcount() != 8) throw Error("load_checkpoint: cannot reread the header length of '" + path + "'");
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | len[i];
-  return n;
+// The header CRC of `header` (SafetensorsFile::header). Throws unless the header holds the key
+// "header_crc32" with a string value exactly once, as kiln writes it. In a valid JSON header every raw
+// '"' starts or ends a string, so the pattern `"header_crc32":"` can only be that key and its value.
+uint32_t header_crc32(const std::string& path, std::string header) {
+  const std::string key = kHeaderCrcKey;
+  const size_t at = header.find(key);
+  if (at == std::string::npos || header.find(key, at + 1) != std::string::npos ||
+      header.size() < at + key.size() + 9 || header[at + key.size() + 8] != '"')
+    throw Error("load_checkpoint: '" + path + "': the header does not hold 'header_crc32' once, as kiln writes it " +
+                "(the file is damaged or was edited)");
+  header.replace(at + key.size(), 8, kUnsetCrc);
+  return crc32_update(0, header.data(), header.size());
 }
 
 // Whole-string decimal parses of metadata values; failures name the file and the key.
@@ -103,12 +95,16 @@ template <class Int>
 Int parse_int(const std::string& path, const std::map<std::string, std::string>& meta, const std::string& key) {
   auto it = meta.find(key);
   if (it == meta.end())
-    throw Error("load_checkpoint: '" + path + "': the metadata lacks '" + key + "' (the file is damaged)");
+    throw Error("load_checkpoint: '" + path + "': the metadata lacks '" + printable(key) + "' (the file is damaged)");
   const std::string& s = it->second;
   Int value{};
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec == std::errc::result_out_of_range)
+    throw Error("load_checkpoint: '" + path + "': the metadata '" + printable(key) + "' is '" + printable(s) +
+                "', out of range");
   if (ec != std::errc() || end != s.data() + s.size() || s.empty())
-    throw Error("load_checkpoint: '" + path + "': the metadata '" + key + "' is '" + s + "', not an integer");
+    throw Error("load_checkpoint: '" + path + "': the metadata '" + printable(key) + "' is '" + printable(s) +
+                "', not an integer");
   return value;
 }
 
@@ -208,8 +204,10 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     KILN_CHECK(!key.empty(), "save_checkpoint: '", path, "': a note key is empty");
     meta["note." + key] = value;
   }
-  meta["header_crc32"] = hex8(header_crc32(meta, tensors));
   try {
+    meta["header_crc32"] = kUnsetCrc;
+    const std::string header = encode_safetensors_header(path, tensors, meta);
+    meta["header_crc32"] = hex8(crc32_update(0, header.data(), header.size()));  // same length: same layout
     save_safetensors(path, tensors, meta);
   } catch (const Error& e) {
     // The atomic writer's messages say what failed; before the rename, a previous file stays as it was.
@@ -225,32 +223,66 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw Error("load_checkpoint: cannot read the checkpoint '" + path + "': " + e.what());
   }
   const auto& meta = file.metadata;
+  const std::string in_file = "load_checkpoint: '" + path + "'";
   auto format = meta.find("format");
   if (format == meta.end())
-    throw Error("load_checkpoint: '" + path + "' is not a kiln checkpoint: it is a safetensors file without the " +
-                "metadata \"format\": \"" + kCheckpointFormat + "\" (load it with load_safetensors)");
+    throw Error(in_file + " is not a kiln checkpoint: it is a safetensors file without the metadata \"format\": \"" +
+                kCheckpointFormat + "\" (load it with load_safetensors)");
   if (format->second != kCheckpointFormat)
-    throw Error("load_checkpoint: '" + path + "' is not a kiln checkpoint: its metadata says format '" +
-                format->second + "', expected '" + kCheckpointFormat + "'");
+    throw Error(in_file + " is not a kiln checkpoint: its metadata says format '" + printable(format->second) +
+                "', expected '" + kCheckpointFormat + "'");
   auto version = meta.find("version");
   const std::string v = version == meta.end() ? "(none)" : version->second;
+  if (v == "1")
+    throw Error(in_file + " was written by an older kiln (checkpoint format 1, whose checksum left the tensor table " +
+                "unchecked); this kiln reads format " + kCheckpointVersion + " only: resume the run with the kiln " +
+                "that wrote it, or train it again (its model.safetensors still serves kiln sample and eval)");
   if (v != kCheckpointVersion)
-    throw Error("load_checkpoint: '" + path + "' is a kiln checkpoint of version " + v +
-                ", but this build of kiln reads version " + kCheckpointVersion);
-  auto stored_crc = meta.find("crc32");
-  if (stored_crc == meta.end())
-    throw Error("load_checkpoint: '" + path + "': the metadata lacks 'crc32' (the file is damaged)");
-  const std::string actual_crc = hex8(crc32_of_file_tail(path, 8 + read_header_length(path)));
-  if (actual_crc != stored_crc->second)
-    throw Error("load_checkpoint: '" + path + "' is corrupted: the CRC-32 of its data is " + actual_crc +
-                ", the header says " + stored_crc->second);
+    throw Error(in_file + " is a kiln checkpoint of version " + printable(v) + ", but this build of kiln reads version " +
+                kCheckpointVersion);
 
+  // The header CRC first: it covers every metadata entry (the data CRC among them) and the tensor table.
   auto stored_header_crc = meta.find("header_crc32");
-  if (stored_header_crc != meta.end()) {
-    const std::string actual = hex8(header_crc32(meta, file.tensors));
-    if (actual != stored_header_crc->second)
-      throw Error("load_checkpoint: '" + path + "' is corrupted: the CRC-32 of its header is " + actual +
-                  ", the header says " + stored_header_crc->second);
+  if (stored_header_crc == meta.end())
+    throw Error(in_file + ": the metadata lacks 'header_crc32', which every checkpoint of format " +
+                kCheckpointVersion + " carries (the file is damaged or was edited)");
+  const std::string actual_header_crc = hex8(header_crc32(path, file.header));
+  if (actual_header_crc != stored_header_crc->second)
+    throw Error(in_file + " is corrupted: the CRC-32 of its header is " + actual_header_crc + ", the header says " +
+                printable(stored_header_crc->second));
+  auto stored_crc = meta.find("crc32");
+  if (stored_crc == meta.end()) throw Error(in_file + ": the metadata lacks 'crc32' (the file is damaged)");
+  const std::string actual_crc = hex8(crc32_of_file_tail(path, file.header.size()));
+  if (actual_crc != stored_crc->second)
+    throw Error(in_file + " is corrupted: the CRC-32 of its data is " + actual_crc + ", the header says " +
+                printable(stored_crc->second));
+
+  // Every metadata key is one kiln writes: a checkpoint that passed its CRCs but holds others was
+  // written by something else, whose meaning for the resume is unknown.
+  const std::string gen_prefix = "generator.", config_prefix = "config.", note_prefix = "note.";
+  auto starts_with = [](const std::string& key, const std::string& prefix) {
+    return key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0;
+  };
+  auto ends_with = [](const std::string& key, const std::string& suffix) {
+    return key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  std::set<std::string> generator_names;
+  for (const auto& [key, value] : meta) {
+    if (key == "format" || key == "version" || key == "crc32" || key == "header_crc32" || key == "step" ||
+        key == "data.epoch" || key == "data.index" || key == "groups" || starts_with(key, config_prefix) ||
+        starts_with(key, note_prefix))
+      continue;
+    if (starts_with(key, gen_prefix) && (ends_with(key, ".seed") || ends_with(key, ".offset"))) {
+      const size_t suffix = ends_with(key, ".seed") ? 5 : 7;
+      const std::string name = key.substr(gen_prefix.size(), key.size() - gen_prefix.size() - suffix);
+      if (!valid_name(name))
+        throw Error(in_file + ": invalid generator name '" + printable(name) + "' in the metadata key '" +
+                    printable(key) + "'");
+      generator_names.insert(name);
+      continue;
+    }
+    throw Error(in_file + ": the metadata holds the key '" + printable(key) +
+                "', which kiln does not write (the file was edited or not written by kiln)");
   }
 
   Checkpoint ck;
@@ -260,13 +292,19 @@ Checkpoint load_checkpoint(const std::string& path) {
   constexpr int64_t kMaxCount = int64_t(1) << 40;  // the most steps a run may ask for
   for (auto [key, value] : {std::pair{"step", ck.step}, {"data.epoch", ck.data.epoch}, {"data.index", ck.data.index}})
     if (value < 0 || value > kMaxCount)
-      throw Error("load_checkpoint: '" + path + "': the metadata '" + key + "' is " + std::to_string(value) +
+      throw Error(in_file + ": the metadata '" + key + "' is " + std::to_string(value) +
                   ", outside 0 to 2^40 (the file is damaged)");
+  // Both halves of every generator's state: a missing one is reported by parse_int, naming the key.
+  for (const std::string& name : generator_names)
+    ck.add_generator(name, GeneratorState{parse_int<uint64_t>(path, meta, gen_prefix + name + ".seed"),
+                                          parse_int<uint64_t>(path, meta, gen_prefix + name + ".offset")});
+
+  // Values that are not finite are never resumed into: a run must not go on from NaN weights or state.
+  check_finite_tensors(file.tensors, in_file);
 
   // Groups, in their saved order; each tensor goes to the group its name starts with.
   auto groups_it = meta.find("groups");
-  if (groups_it == meta.end())
-    throw Error("load_checkpoint: '" + path + "': the metadata lacks 'groups' (the file is damaged)");
+  if (groups_it == meta.end()) throw Error(in_file + ": the metadata lacks 'groups' (the file is damaged)");
   std::vector<std::pair<std::string, NamedTensors>> groups;
   const std::string& list = groups_it->second;
   for (size_t begin = 0; !list.empty() && begin <= list.size();) {
@@ -279,32 +317,22 @@ Checkpoint load_checkpoint(const std::string& path) {
     const std::string group = slash == std::string::npos ? "" : name.substr(0, slash);
     auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& p) { return p.first == group; });
     if (slash == std::string::npos || g == groups.end())
-      throw Error("load_checkpoint: '" + path + "': the tensor '" + name + "' belongs to none of the groups '" + list +
+      throw Error(in_file + ": the tensor '" + printable(name) + "' belongs to none of the groups '" + printable(list) +
                   "' (the file is damaged)");
+    if (slash + 1 == name.size()) throw Error(in_file + ": the tensor '" + printable(name) + "' has an empty name");
     g->second.emplace_back(name.substr(slash + 1), std::move(t));
   }
   for (auto& [group, tensors] : groups) {
     if (!valid_name(group))
-      throw Error("load_checkpoint: '" + path + "': invalid group name '" + group + "' in '" + list + "'");
+      throw Error(in_file + ": invalid group name '" + printable(group) + "' in '" + printable(list) + "'");
     if (ck.has_state(group))
-      throw Error("load_checkpoint: '" + path + "': the group '" + group + "' appears twice in '" + list + "'");
+      throw Error(in_file + ": the group '" + group + "' appears twice in '" + printable(list) + "'");
     ck.groups_.emplace_back(group, std::move(tensors));  // fresh contiguous CPU tensors: no snapshot needed
   }
 
-  const std::string gen_prefix = "generator.", config_prefix = "config.", note_prefix = "note.";
   for (const auto& [key, value] : meta) {
-    if (key.rfind(config_prefix, 0) == 0) {
-      ck.config[key.substr(config_prefix.size())] = value;
-    } else if (key.rfind(note_prefix, 0) == 0) {
-      ck.notes[key.substr(note_prefix.size())] = value;
-    } else if (key.rfind(gen_prefix, 0) == 0 && key.size() > gen_prefix.size() + 5 &&
-               key.compare(key.size() - 5, 5, ".seed") == 0) {
-      const std::string name = key.substr(gen_prefix.size(), key.size() - gen_prefix.size() - 5);
-      if (!valid_name(name))
-        throw Error("load_checkpoint: '" + path + "': invalid generator name '" + name + "' in the metadata");
-      ck.add_generator(name, GeneratorState{parse_int<uint64_t>(path, meta, key),
-                                            parse_int<uint64_t>(path, meta, gen_prefix + name + ".offset")});
-    }
+    if (starts_with(key, config_prefix)) ck.config[key.substr(config_prefix.size())] = value;
+    else if (starts_with(key, note_prefix)) ck.notes[key.substr(note_prefix.size())] = value;
   }
   return ck;
 }

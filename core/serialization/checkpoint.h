@@ -1,7 +1,7 @@
 // Training checkpoints: everything a run needs to resume bit-exactly (named groups of state tensors for
 // models, optimizers and EMAs; generator states; the step; the data loader's position; the run's
 // configuration) in ONE safetensors file, written atomically and checked when read (a kiln marker, a
-// format version, CRC-32s of the data and of the header). It knows no Module or Optimizer: their state_dict() /
+// format version, required CRC-32s of the data and of the whole header, every field validated). It knows no Module or Optimizer: their state_dict() /
 // state_tensors() go in as named tensors and come back out for load_state_dict / load_state_tensors.
 #pragma once
 #include <cstdint>
@@ -69,20 +69,24 @@ class Checkpoint {
 
 // Writes the checkpoint to `path` through the atomic writer (core/serialization/atomic_file.h): the
 // previous file at `path` stays valid until the new one is complete. The file is a safetensors file with
-// tensors "<group>/<name>" and metadata "format": "kiln-checkpoint", "version": "1", "crc32" (zlib's
-// CRC-32 of the data section, 8 hex digits), "header_crc32" (of every other metadata entry and every
-// tensor's name, dtype and shape), "step", "data.epoch", "data.index", "groups",
+// tensors "<group>/<name>" and metadata "format": "kiln-checkpoint", "version": "2", "crc32" (zlib's
+// CRC-32 of the data section, 8 hex digits), "header_crc32" (zlib's CRC-32 of every byte before the data
+// section, i.e. the header length and the whole JSON header with the tensor table and all metadata,
+// taken with its own 8 digits as "00000000"), "step", "data.epoch", "data.index", "groups",
 // "generator.<name>.seed/.offset", "config.<key>" and "note.<key>". Failures throw kiln::Error naming
 // the path.
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
-// Reads a checkpoint. A missing or unreadable file, a truncated one, a safetensors file that is not a
-// kiln checkpoint, another format version, data or a header that fails its CRC check, and a step or data
-// position outside [0, 2⁴⁰] are each refused with a kiln::Error naming the file. (Checkpoints written
-// before "header_crc32" existed are read without that check.)
+// Reads a checkpoint. Each of these is refused with a kiln::Error naming the file (and the key, tensor or
+// value at fault, quoted with kiln::printable): a missing or unreadable file, a truncated one, one whose
+// tensors do not cover its data exactly (see load_safetensors), a safetensors file that is not a kiln
+// checkpoint, another format version (format 1, of older kilns, whose header CRC left the tensor table
+// out, included), a missing "crc32" or "header_crc32", data or a header that fails its CRC, a metadata key
+// kiln does not write, a step or data position outside [0, 2⁴⁰], a generator without its seed or offset,
+// a tensor outside the listed groups, and a floating-point tensor holding NaN or Inf.
 Checkpoint load_checkpoint(const std::string& path);
 
 inline constexpr const char* kCheckpointFormat = "kiln-checkpoint";
-inline constexpr const char* kCheckpointVersion = "1";
+inline constexpr const char* kCheckpointVersion = "2";
 
 }  // namespace kiln

@@ -13,6 +13,7 @@
 
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/serialization/atomic_file.h"
 #include "core/utf8.h"
 #include "kernels/cpu/strided_loop.h"
@@ -81,13 +82,8 @@ class JsonParser {
     KILN_FAIL("load_safetensors: '", path_, "': invalid JSON header at byte ", i_, " of the header (file byte ",
               i_ + 8, "): ", detail::concat(what...));
   }
-  static std::string printable(char c) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7F) return std::string(1, c);
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "\\x%02X", u);
-    return buf;
-  }
+  // One byte of the header, quoted safely (core/printable.h).
+  static std::string printable(char c) { return kiln::printable(std::string_view(&c, 1)); }
   void skip_ws() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
   }
@@ -334,8 +330,8 @@ const Tensor& SafetensorsFile::at(const std::string& name) const {
   for (const auto& [n, t] : tensors)
     if (n == name) return t;
   std::string names;
-  for (const auto& [n, t] : tensors) names += (names.empty() ? "'" : ", '") + n + "'";
-  KILN_FAIL("safetensors: no tensor named '", name, "' (the file holds ", names.empty() ? "none" : names, ")");
+  for (const auto& [n, t] : tensors) names += (names.empty() ? "'" : ", '") + printable(n) + "'";
+  KILN_FAIL("safetensors: no tensor named '", printable(name), "' (the file holds ", names.empty() ? "none" : names, ")");
 }
 
 bool SafetensorsFile::contains(const std::string& name) const {
@@ -344,8 +340,9 @@ bool SafetensorsFile::contains(const std::string& name) const {
   return false;
 }
 
-void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+std::string encode_safetensors_header(const std::string& path,
+                                      const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                      const std::map<std::string, std::string>& metadata) {
   std::set<std::string> seen;
   for (const auto& [name, t] : tensors) {
     KILN_CHECK(!name.empty(), "save_safetensors: '", path, "': a tensor has an empty name");
@@ -388,11 +385,14 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   }
   header += '}';
   header.append((8 - header.size() % 8) % 8, ' ');  // as the reference writer does: data starts 8-aligned
-  uint64_t n = header.size();
+  const uint64_t n = header.size();
+  return std::string(reinterpret_cast<const char*>(&n), 8) + header;
+}
+
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::string header = encode_safetensors_header(path, tensors, metadata);
   write_file_atomically(path, [&](std::ostream& os) {
-    char len[8];
-    std::memcpy(len, &n, 8);
-    os.write(len, 8);
     os.write(header.data(), std::streamsize(header.size()));
     for (const auto& [name, t] : tensors) {
       std::vector<char> bytes = host_bytes(t);
@@ -435,14 +435,16 @@ SafetensorsFile load_safetensors(const std::string& path) {
   read_at(&header_len, 8, 0, "the header length");
   KILN_CHECK(header_len <= file_size - 8, "load_safetensors: '", path, "': the header length ", header_len,
              " is larger than the file (", file_size, " bytes): not a safetensors file, or truncated");
+  SafetensorsFile result;
   std::string header(size_t(header_len), '\0');
   read_at(header.data(), header.size(), 8, "the header");
   const uint64_t data_size = file_size - 8 - header_len;
+  result.header.assign(reinterpret_cast<const char*>(&header_len), 8);
+  result.header += header;
 
   Json root = JsonParser(header, path).parse_document();
   if (root.kind != Json::Object) fail_file(path, std::string("the header is ") + kind_name(root.kind) + ", expected an object");
 
-  SafetensorsFile result;
   std::vector<Entry> entries;
   std::set<std::string> names;
   bool have_metadata = false;
@@ -453,13 +455,14 @@ SafetensorsFile load_safetensors(const std::string& path) {
       if (value.kind != Json::Object) fail_file(path, std::string("'__metadata__' is ") + kind_name(value.kind) + ", expected an object");
       for (const auto& [k, v] : value.members) {
         if (v.kind != Json::String)
-          fail_file(path, "'__metadata__' entry '" + k + "' is " + kind_name(v.kind) + ", expected a string");
-        if (!result.metadata.emplace(k, v.str).second) fail_file(path, "'__metadata__' key '" + k + "' appears twice");
+          fail_file(path, "'__metadata__' entry '" + printable(k) + "' is " + kind_name(v.kind) + ", expected a string");
+        if (!result.metadata.emplace(k, v.str).second)
+          fail_file(path, "'__metadata__' key '" + printable(k) + "' appears twice");
       }
       continue;
     }
-    if (!names.insert(name).second) fail_file(path, "duplicate tensor name '" + name + "'");
-    const std::string tn = "tensor '" + name + "'";
+    if (!names.insert(name).second) fail_file(path, "duplicate tensor name '" + printable(name) + "'");
+    const std::string tn = "tensor '" + printable(name) + "'";
     if (value.kind != Json::Object) fail_file(path, tn + " is " + kind_name(value.kind) + ", expected an object");
     const Json* dtype = nullptr;
     const Json* shape = nullptr;
@@ -467,7 +470,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     for (const auto& [k, v] : value.members) {
       const Json** slot = k == "dtype" ? &dtype : k == "shape" ? &shape : k == "data_offsets" ? &offsets : nullptr;
       if (!slot) continue;  // unknown fields are ignored
-      if (*slot) fail_file(path, tn + ": field '" + k + "' appears twice");
+      if (*slot) fail_file(path, tn + ": field '" + printable(k) + "' appears twice");
       *slot = &v;
     }
     if (!dtype || !shape || !offsets) fail_file(path, tn + " lacks " + (!dtype ? "'dtype'" : !shape ? "'shape'" : "'data_offsets'"));
@@ -475,7 +478,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     e.name = name;
     if (dtype->kind != Json::String) fail_file(path, tn + ": 'dtype' is " + kind_name(dtype->kind) + ", expected a string");
     if (!parse_dtype(dtype->str, e.dtype))
-      fail_file(path, tn + ": unknown dtype '" + dtype->str + "' (kiln reads F32, F64, BF16, F16, I64, I32, U8, BOOL)");
+      fail_file(path, tn + ": unknown dtype '" + printable(dtype->str) + "' (kiln reads F32, F64, BF16, F16, I64, I32, U8, BOOL)");
     if (shape->kind != Json::Array) fail_file(path, tn + ": 'shape' is " + kind_name(shape->kind) + ", expected an array");
     uint64_t numel = 1;
     bool overflow = false;
@@ -504,23 +507,40 @@ SafetensorsFile load_safetensors(const std::string& path) {
     entries.push_back(std::move(e));
   }
 
-  // In file order; byte ranges must not overlap (empty tensors occupy no bytes).
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  // The format's rule (the reference reader's validate()): taken in the order of their offsets, the
+  // tensors' byte ranges [begin, end) follow each other from 0 without a gap or an overlap and end where
+  // the file ends. A gap or bytes after the last tensor mean bytes were inserted or the offsets were
+  // edited: every weight after them would be read from the wrong place.
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  auto range_of = [](const Entry& e) {
+    return "'" + printable(e.name) + "' [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ")";
+  };
   const Entry* prev = nullptr;
+  int64_t covered = 0;  // the data bytes the tensors so far cover, from 0
   for (const Entry& e : entries) {
-    if (e.begin == e.end) continue;
-    if (prev && e.begin < prev->end)
-      fail_file(path, "tensors '" + prev->name + "' [" + std::to_string(prev->begin) + ", " + std::to_string(prev->end) +
-          ") and '" + e.name + "' [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") overlap");
+    if (e.begin < covered)
+      fail_file(path, "tensors " + range_of(*prev) + " and " + range_of(e) + " overlap");
+    if (e.begin > covered)
+      fail_file(path, "the " + std::to_string(e.begin - covered) + " data bytes [" + std::to_string(covered) + ", " +
+                          std::to_string(e.begin) + ") " + (prev ? "between tensors " + range_of(*prev) + " and " + range_of(e)
+                                                                 : "before tensor " + range_of(e)) +
+                          " belong to no tensor: bytes were inserted or the offsets were edited");
+    covered = e.end;
     prev = &e;
   }
+  if (uint64_t(covered) != data_size)
+    fail_file(path, "the data section holds " + std::to_string(data_size) + " bytes but the tensors cover " +
+                        std::to_string(covered) + ": the " + std::to_string(data_size - uint64_t(covered)) +
+                        " bytes after " + (prev ? "tensor " + range_of(*prev) : std::string("the header")) +
+                        " belong to no tensor (bytes were inserted or appended)");
 
   const uint64_t data_start = 8 + header_len;
   for (const Entry& e : entries) {
     Tensor t = empty(e.shape, {.dtype = e.dtype});
     if (e.end > e.begin) {
       read_at(t.data(), size_t(e.end - e.begin), data_start + uint64_t(e.begin),
-              ("the data of tensor '" + e.name + "'").c_str());
+              ("the data of tensor '" + printable(e.name) + "'").c_str());
       if (e.dtype == DType::Bool) {  // any non-zero byte is true; kiln's bools are 0 or 1
         uint8_t* p = static_cast<uint8_t*>(t.data());
         for (int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] != 0;

@@ -44,6 +44,44 @@ uint64_t header_length(const std::string& file) {
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(file[size_t(i)]);
   return n;
 }
+// The file's bytes before its data section: the 8-byte length and the JSON header.
+std::string header_bytes(const std::string& file) { return file.substr(0, 8 + size_t(header_length(file))); }
+std::string crc_hex(const std::string& bytes) {
+  char crc[9];
+  std::snprintf(crc, sizeof crc, "%08lx", ::crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), uInt(bytes.size())));
+  return crc;
+}
+// The header CRC as the format defines it, computed here independently of kiln's code: zlib's CRC-32 of
+// every byte before the data, with the 8 digits of "header_crc32" taken as zeros.
+std::string expected_header_crc(const std::string& file) {
+  std::string header = header_bytes(file);
+  const std::string key = "\"header_crc32\":\"";
+  const size_t at = header.find(key);
+  REQUIRE(at != std::string::npos);
+  header.replace(at + key.size(), 8, "00000000");
+  return crc_hex(header);
+}
+// Writes tensors + metadata as a checkpoint whose CRCs are right for what it now holds: what someone
+// who edits a checkpoint and recomputes its checksums makes, to reach the checks behind the CRCs.
+void save_with_valid_crcs(const std::string& path, const NamedTensors& tensors, std::map<std::string, std::string> meta) {
+  std::string data;
+  for (const auto& [name, t] : tensors)
+    data.append(static_cast<const char*>(t.data()), size_t(t.numel()) * dtype_size(t.dtype()));
+  meta["crc32"] = crc_hex(data);
+  meta["header_crc32"] = "00000000";
+  save_safetensors(path, tensors, meta);
+  meta["header_crc32"] = expected_header_crc(read_all(path));
+  save_safetensors(path, tensors, meta);
+}
+// A copy of the safetensors file `file` whose JSON header is `header` (padded again to 8 bytes).
+std::string with_header(const std::string& file, std::string header) {
+  header.erase(header.find_last_not_of(' ') + 1);
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[size_t(i)] = char((uint64_t(header.size()) >> (8 * i)) & 0xFF);
+  return out + header + file.substr(8 + size_t(header_length(file)));
+}
+
 bool no_temp_files_left() {
   for (const auto& entry : std::filesystem::directory_iterator(temp_dir()))
     if (entry.path().filename().string().find(".tmp.") != std::string::npos) return false;
@@ -127,16 +165,16 @@ TEST_CASE("checkpoint: every part comes back exactly", "[checkpoint]") {
   // It is an ordinary safetensors file: tensors "<group>/<name>", the marker, and zlib's CRC-32 of the data.
   SafetensorsFile st = load_safetensors(path);
   CHECK(st.metadata.at("format") == "kiln-checkpoint");
-  CHECK(st.metadata.at("version") == "1");
+  CHECK(st.metadata.at("version") == "2");
   CHECK(st.metadata.at("step") == std::to_string(ck.step));
   CHECK(st.metadata.at("config.lr") == "3e-4");
   CHECK(st.contains("G/fc.weight"));
   CHECK(st.contains("optimizer.G/lr"));
   const std::string file = read_all(path);
   const std::string data = file.substr(8 + header_length(file));
-  char crc[9];
-  std::snprintf(crc, sizeof crc, "%08lx", ::crc32(0, reinterpret_cast<const Bytef*>(data.data()), uInt(data.size())));
-  CHECK(st.metadata.at("crc32") == crc);
+  CHECK(st.metadata.at("crc32") == crc_hex(data));
+  // And the CRC-32 of everything before the data, its own digits taken as zeros.
+  CHECK(st.metadata.at("header_crc32") == expected_header_crc(file));
 
   // A second save replaces the file; an empty checkpoint is valid too.
   save_checkpoint(path, Checkpoint{});
@@ -219,9 +257,11 @@ TEST_CASE("checkpoint: missing, truncated, foreign, other-version and corrupted 
     write_all(cut, file.substr(0, size));
     check_refused(cut, "cannot read the checkpoint");
   }
-  // Bytes appended after a complete checkpoint change its data section.
+  // Bytes appended after a complete checkpoint, or inserted into its data, belong to no tensor.
   write_all(cut, file + "extra");
-  check_refused(cut, "is corrupted");
+  check_refused(cut, "bytes after tensor");
+  write_all(cut, file.substr(0, header_end + 4) + "xyz" + file.substr(header_end + 4));
+  check_refused(cut, "belong to no tensor");
 
   const std::string text = temp_path("notes.txt");
   write_all(text, "these are not the tensors you are looking for\n");
@@ -238,13 +278,17 @@ TEST_CASE("checkpoint: missing, truncated, foreign, other-version and corrupted 
 
   // Another version of the format (a file from a later kiln), or none.
   SafetensorsFile st = load_safetensors(good);
-  st.metadata["version"] = "2";
-  const std::string other_version = temp_path("v2.ckpt");
+  st.metadata["version"] = "3";
+  const std::string other_version = temp_path("v3.ckpt");
   save_safetensors(other_version, st.tensors, st.metadata);
-  check_refused(other_version, "of version 2, but this build of kiln reads version 1");
+  check_refused(other_version, "of version 3, but this build of kiln reads version 2");
   st.metadata.erase("version");
   save_safetensors(other_version, st.tensors, st.metadata);
   check_refused(other_version, "of version (none)");
+  // Format 1 (older kilns), whose header CRC left the tensor table out, is refused with what to do.
+  st.metadata["version"] = "1";
+  save_safetensors(other_version, st.tensors, st.metadata);
+  check_refused(other_version, "was written by an older kiln (checkpoint format 1");
 
   // One flipped bit anywhere in the data is caught by the CRC.
   const std::string bad = temp_path("bad.ckpt");
@@ -255,11 +299,11 @@ TEST_CASE("checkpoint: missing, truncated, foreign, other-version and corrupted 
     write_all(bad, damaged);
     check_refused(bad, "is corrupted: the CRC-32 of its data is");
   }
-  // A damaged CRC entry itself is reported too.
+  // A damaged data CRC entry itself is caught by the header CRC, which covers it.
   st = load_safetensors(good);
   st.metadata["crc32"] = "00000000";
   save_safetensors(bad, st.tensors, st.metadata);
-  check_refused(bad, "the header says 00000000");
+  check_refused(bad, "is corrupted: the CRC-32 of its header is");
   // The header has a CRC of its own: a changed step, generator offset or dtype is caught by it, even
   // where the data's bytes stay the same.
   st = load_safetensors(good);
@@ -276,24 +320,94 @@ TEST_CASE("checkpoint: missing, truncated, foreign, other-version and corrupted 
   }
   save_safetensors(bad, st.tensors, st.metadata);
   check_refused(bad, "is corrupted: the CRC-32 of its header is");
-  // Checkpoints written before the header CRC existed are still read, and their metadata still checked.
+  // The header CRC is required: without it, an edited step or generator state is refused.
   st = load_safetensors(good);
   st.metadata.erase("header_crc32");
   save_safetensors(bad, st.tensors, st.metadata);
-  CHECK(load_checkpoint(bad).step == sample_checkpoint().step);
-  st.metadata.erase("step");
-  save_safetensors(bad, st.tensors, st.metadata);
-  check_refused(bad, "lacks 'step'");
-  st.metadata["step"] = "-5";
-  save_safetensors(bad, st.tensors, st.metadata);
-  check_refused(bad, "the metadata 'step' is -5, outside 0 to 2^40");
+  check_refused(bad, "the metadata lacks 'header_crc32'");
   st.metadata["step"] = "3";
-  st.metadata["data.epoch"] = "3x";
+  st.metadata["generator.default.offset"] = "0";
   save_safetensors(bad, st.tensors, st.metadata);
-  check_refused(bad, "'data.epoch' is '3x', not an integer");
+  check_refused(bad, "the metadata lacks 'header_crc32'");
+
+  // Behind right CRCs (an edit whose checksums were recomputed), every field is still checked, and the
+  // message names the file and the key.
+  st = load_safetensors(good);
+  save_with_valid_crcs(bad, st.tensors, st.metadata);
+  check_same_checkpoint(load_checkpoint(bad), sample_checkpoint());  // the helper writes valid files
+  auto refused_with = [&](std::map<std::string, std::string> meta, const std::string& message) {
+    save_with_valid_crcs(bad, st.tensors, std::move(meta));
+    check_refused(bad, message);
+  };
+  auto edited = [&](const std::string& key, const char* value) {
+    std::map<std::string, std::string> meta = st.metadata;
+    if (value) meta[key] = value;
+    else meta.erase(key);
+    return meta;
+  };
+  refused_with(edited("step", nullptr), "the metadata lacks 'step'");
+  refused_with(edited("step", "-5"), "the metadata 'step' is -5, outside 0 to 2^40");
+  refused_with(edited("data.epoch", "3x"), "'data.epoch' is '3x', not an integer");
+  refused_with(edited("data.index", ""), "'data.index' is '', not an integer");
+  refused_with(edited("generator.shuffle.seed", "12345678901234567890123"),
+               "'generator.shuffle.seed' is '12345678901234567890123', out of range");
+  refused_with(edited("generator.shuffle.offset", nullptr), "the metadata lacks 'generator.shuffle.offset'");
+  refused_with(edited("generator.shuffle.seed", nullptr), "the metadata lacks 'generator.shuffle.seed'");
+  refused_with(edited("generator.a b.seed", "1"), "invalid generator name 'a b'");
+  refused_with(edited("learning_rate", "0.1"), "the metadata holds the key 'learning_rate', which kiln does not write");
+  // Bytes from the file are quoted printably: an ESC in a key reaches the message as \x1b.
+  refused_with(edited("\x1b[2J", "x"), "the key '\\x1b[2J'");
+  refused_with(edited("format", "kiln-checkpoint\x1b[2J"), "is not a kiln checkpoint: its metadata says format 'kiln-checkpoint\\x1b[2J'");
+  refused_with(edited("groups", "G,optimizer.G,nothing"), "the tensor 'D/w' belongs to none of the groups");
+  // A tensor holding NaN or Inf is never resumed into, whatever group it is in.
+  for (const char* which : {"G/fc.weight", "G/half", "D/w"}) {
+    SafetensorsFile changed = load_safetensors(good);
+    for (auto& [name, t] : changed.tensors) {
+      if (name != which) continue;
+      if (t.dtype() == DType::BFloat16) static_cast<uint16_t*>(t.data())[1] = 0x7F80;  // bf16 +Inf
+      else static_cast<float*>(t.data())[1] = std::numeric_limits<float>::quiet_NaN();
+    }
+    save_with_valid_crcs(bad, changed.tensors, changed.metadata);
+    check_refused(bad, std::string("tensor '") + which + "' holds " + (std::string(which) == "G/half" ? "inf" : "nan") +
+                           " at element 1 of");
+  }
 
   // The good file still loads.
   check_same_checkpoint(load_checkpoint(good), sample_checkpoint());
+}
+
+TEST_CASE("checkpoint: the header CRC covers the tensor table (swapped data offsets are refused)", "[checkpoint]") {
+  // Two tensors of the same size: exchanging their data offsets in the header leaves every data byte,
+  // and so the data CRC, as it was; a resume would continue with the two states exchanged.
+  Checkpoint ck;
+  ck.add_state("model", {{"a", from_vector<float>({1.f, 2.f}, {2})}, {"b", from_vector<float>({3.f, 4.f}, {2})}});
+  const std::string path = temp_path("swapped.ckpt");
+  save_checkpoint(path, ck);
+  const std::string file = read_all(path);
+  std::string header = file.substr(8, size_t(header_length(file)));
+  const std::string a = "\"data_offsets\":[0,8]", b = "\"data_offsets\":[8,16]";
+  const size_t at_a = header.find(a), at_b = header.find(b);
+  REQUIRE(at_a != std::string::npos);
+  REQUIRE(at_b != std::string::npos);
+  REQUIRE(at_a < at_b);
+  header = header.substr(0, at_a) + b + header.substr(at_a + a.size(), at_b - at_a - a.size()) + a +
+           header.substr(at_b + b.size());
+  write_all(path, with_header(file, header));
+  // The swapped file is a well-formed safetensors file with the values exchanged...
+  SafetensorsFile swapped = load_safetensors(path);
+  CHECK(swapped.at("model/a").to_vector<float>() == std::vector<float>({3.f, 4.f}));
+  // ...which the header CRC refuses as a checkpoint.
+  check_refused(path, "is corrupted: the CRC-32 of its header is");
+
+  // So is any other change of the tensor table: a shape [2] read as [1, 2] holds the same bytes.
+  write_all(path, with_header(file, [&] {
+    std::string h = file.substr(8, size_t(header_length(file)));
+    const size_t at = h.find("\"shape\":[2]");
+    REQUIRE(at != std::string::npos);
+    return h.replace(at, 11, "\"shape\":[1,2]");
+  }()));
+  CHECK(load_safetensors(path).at("model/a").shape() == Shape({1, 2}));
+  check_refused(path, "is corrupted: the CRC-32 of its header is");
 }
 
 TEST_CASE("checkpoint: a failed save leaves the previous checkpoint valid", "[checkpoint]") {

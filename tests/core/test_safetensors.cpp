@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <stdexcept>
 
+#include "core/printable.h"
 #include "core/serialization/atomic_file.h"
+#include "core/serialization/finite_check.h"
 #include "core/serialization/half.h"
 #include "core/serialization/safetensors.h"
 #include "kiln_test.h"
@@ -249,6 +252,11 @@ TEST_CASE("safetensors: every malformed file is reported with its name", "[safet
                    "run past the end of the data (8 bytes");
   check_load_error(bad_file("meta", st_file("{\"__metadata__\":{\"k\":1}}", "")), "'__metadata__' entry 'k' is an integer");
 
+  // Bytes from the file reach messages quoted printably (an ESC could clear the user's terminal).
+  check_load_error(bad_file("esc", st_file("{\"a\\u001b[2J\":{\"dtype\":\"F8\",\"shape\":[2],\"data_offsets\":[0,2]}}", eight)),
+                   "tensor 'a\\x1b[2J': unknown dtype 'F8'");
+  check_load_error(bad_file("esc_json", st_file("{\"a\":\x1b}", eight)), "unexpected '\\x1b'");
+
   // Saving refuses ambiguous names.
   std::string path = temp_path("save_errors.safetensors");
   Tensor x = zeros({2});
@@ -256,6 +264,75 @@ TEST_CASE("safetensors: every malformed file is reported with its name", "[safet
   CHECK_THROWS_WITH_TEXT(save_safetensors(path, {{"__metadata__", x}}), "reserved");
   CHECK_THROWS_WITH_TEXT(save_safetensors(path, {{"u", Tensor()}}), "tensor 'u' is undefined");
   CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("safetensors: the tensors must cover the data section exactly", "[safetensors]") {
+  // The format's rule: in the order of their offsets, the tensors' ranges follow each other from byte 0
+  // without a gap or an overlap, and the last one ends where the file ends.
+  auto entry = [](const std::string& name, int begin, int end) {
+    return "\"" + name + "\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(end - begin) + "],\"data_offsets\":[" +
+           std::to_string(begin) + "," + std::to_string(end) + "]}";
+  };
+  auto file_with = [&](const std::string& name, const std::string& entries, size_t data_bytes) {
+    std::string path = temp_path(name);
+    write_all(path, st_file("{" + entries + "}", std::string(data_bytes, 'x')));
+    return path;
+  };
+  // Exactly covered (keys in any order, an empty tensor where its offsets put it): loads.
+  CHECK(load_safetensors(file_with("exact", entry("b", 4, 6) + "," + entry("a", 0, 4) + "," + entry("z", 6, 6), 6))
+            .tensors.size() == 3);
+  CHECK(load_safetensors(file_with("none", "", 0)).tensors.empty());
+  // Bytes after the last tensor: appended, or inserted anywhere (every later tensor then reads shifted bytes).
+  check_load_error(file_with("trailing", entry("a", 0, 4) + "," + entry("b", 4, 6), 9),
+                   "the data section holds 9 bytes but the tensors cover 6: the 3 bytes after tensor 'b' [4, 6) "
+                   "belong to no tensor (bytes were inserted or appended)");
+  check_load_error(file_with("no_tensors", "", 5), "the 5 bytes after the header belong to no tensor");
+  // A gap between two tensors, or before the first.
+  check_load_error(file_with("gap", entry("a", 0, 4) + "," + entry("b", 5, 7), 7),
+                   "the 1 data bytes [4, 5) between tensors 'a' [0, 4) and 'b' [5, 7) belong to no tensor");
+  check_load_error(file_with("lead", entry("a", 2, 6), 6), "the 2 data bytes [0, 2) before tensor 'a' [2, 6)");
+  // Overlaps, an empty tensor inside another's range included.
+  check_load_error(file_with("overlap", entry("a", 0, 4) + "," + entry("b", 2, 6), 6),
+                   "tensors 'a' [0, 4) and 'b' [2, 6) overlap");
+  check_load_error(file_with("empty_inside", entry("a", 0, 4) + "," + entry("z", 2, 2), 4),
+                   "tensors 'a' [0, 4) and 'z' [2, 2) overlap");
+  check_load_error(file_with("empty_beyond", entry("a", 0, 4) + "," + entry("z", 5, 5), 5), "[4, 5) between tensors");
+
+  // A file kiln wrote, with 3 bytes inserted in the middle of its data: refused, naming the file.
+  const std::string path = temp_path("inserted.safetensors");
+  save_safetensors(path, {{"w", from_vector<float>({1.f, 2.f, 3.f}, {3})}, {"b", from_vector<float>({4.f}, {1})}});
+  const std::string bytes = read_all(path);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  CHECK(encode_safetensors_header(path, {{"w", zeros({3})}, {"b", zeros({1})}}, {}) == bytes.substr(0, 8 + n));
+  write_all(path, bytes.substr(0, 8 + n + 6) + "abc" + bytes.substr(8 + n + 6));
+  check_load_error(path, "the 3 bytes after tensor 'b' [12, 16) belong to no tensor");
+}
+
+TEST_CASE("safetensors: NaN and Inf in weights are found, naming the tensor", "[safetensors]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<std::pair<std::string, Tensor>> finite = {
+      {"f32", from_vector<float>({1.f, -2.f}, {2})},
+      {"f64", from_vector<double>({1e308, -1e-308}, {2}, {.dtype = DType::Float64})},
+      {"bf16", raw_tensor<uint16_t>(DType::BFloat16, {0x7F7F, 0xFF7F}, {2})},  // the largest finite values
+      {"f16", raw_tensor<uint16_t>(DType::Float16, {0x7BFF, 0x0001}, {2})},
+      {"i64", from_vector<int64_t>({-1, 2}, {2})}};
+  check_finite_tensors(finite, "here");
+  auto refused = [&](const std::string& name, Tensor t, const std::string& text) {
+    auto tensors = finite;
+    tensors.emplace_back(name, std::move(t));
+    CHECK_THROWS_WITH_TEXT(check_finite_tensors(tensors, "weights in 'x.safetensors'"),
+                           "weights in 'x.safetensors': tensor '" + printable(name) + "' holds " + text);
+  };
+  refused("w", from_vector<float>({1.f, std::nanf(""), 3.f}, {3}), "nan at element 1 of 3: ");
+  refused("w", from_vector<double>({inf, 0.0, -inf}, {3}, {.dtype = DType::Float64}),
+          "inf at element 0 of 3 (and 1 more values that are not finite)");
+  refused("w", raw_tensor<uint16_t>(DType::BFloat16, {0x3F80, 0xFF80}, {2}), "inf at element 1 of 2");
+  refused("w", raw_tensor<uint16_t>(DType::BFloat16, {0x7FC0}, {1}), "nan at element 0 of 1");
+  refused("w", raw_tensor<uint16_t>(DType::Float16, {0x7C00}, {1}), "inf at element 0 of 1");
+  refused("w", raw_tensor<uint16_t>(DType::Float16, {0x0000, 0xFE00}, {2}), "nan at element 1 of 2");
+  refused("esc\x1b[2J", from_vector<float>({std::nanf("")}, {1}), "nan");  // names quoted printably
+  CHECK(printable("esc\x1b[2J") == "esc\\x1b[2J");
 }
 
 TEST_CASE("safetensors: half-precision conversions", "[safetensors]") {

@@ -123,6 +123,7 @@ TEST_CASE("load_state_dict lists every missing, unexpected and mismatched tensor
   state[1].second = zeros({5, 3});                      // 2.weight has the wrong shape
   state.emplace_back("3.weight", zeros({1}));           // unexpected
   state.emplace_back("0.extra", zeros({1}));            // unexpected
+  state.emplace_back("x\x1b[2J", zeros({1}));          // unexpected, with an ESC a terminal would obey
   bool threw = false;
   try {
     mlp->load_state_dict(state);
@@ -131,7 +132,7 @@ TEST_CASE("load_state_dict lists every missing, unexpected and mismatched tensor
     std::string msg = e.what();
     INFO(msg);
     CHECK(msg.find("missing keys: 0.bias;") != std::string::npos);
-    CHECK(msg.find("unexpected keys: 3.weight; 0.extra;") != std::string::npos);
+    CHECK(msg.find("unexpected keys: 3.weight; 0.extra; x\\x1b[2J;") != std::string::npos);  // quoted printably
     CHECK(msg.find("shape mismatches: 2.weight (checkpoint [5, 3], module [2, 3])") != std::string::npos);
   }
   CHECK(threw);

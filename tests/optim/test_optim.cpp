@@ -277,6 +277,87 @@ TEST_CASE("optimizer state saves and loads, continuing identically", "[optim]") 
   CHECK_THROWS_WITH_TEXT(opt.load_state_tensors({{"param.0.exp_avg", f64({1, 2, 3}, {3})}}), "has shape [3]");
 }
 
+TEST_CASE("optimizer and EMA states from a damaged file are refused, naming the entry", "[optim]") {
+  // A saved Adam state after two steps of two parameters, as a checkpoint holds it.
+  Tensor p = param(kP0), q = param({3.0, 4.0});
+  Adam adam({p, q}, 0.1);
+  for (int s = 0; s < 2; ++s) {
+    p.set_grad(f64(kGrads[s], {2}));
+    q.set_grad(f64(kGrads[s], {2}));
+    adam.step();
+  }
+  const NamedTensors good = snapshot(adam.state_tensors());
+  auto without = [&](const std::string& key) {
+    NamedTensors out;
+    for (const auto& [name, t] : good)
+      if (name != key) out.emplace_back(name, t);
+    return out;
+  };
+  auto with = [&](const std::string& key, Tensor value) {
+    NamedTensors out = without(key);
+    out.emplace_back(key, value);
+    return out;
+  };
+  auto f64_scalar = [](double v) { return f64({v}, {}); };
+  Tensor r = param(kP0), u = param({3.0, 4.0});
+  Adam fresh({r, u}, 0.5);
+  const double inf = std::numeric_limits<double>::infinity();
+
+  // A step count is a whole number in range: Inf, NaN, negative and fractional ones are refused
+  // (converting them to an integer would be undefined behaviour).
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("param.1.step", f64_scalar(inf))),
+                         "'param.1.step' is inf, not a whole number from 0 to 2^53");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("param.1.step", f64_scalar(std::nan("")))), "'param.1.step' is nan");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("param.1.step", f64_scalar(-1))), "'param.1.step' is -1");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("param.1.step", f64_scalar(1.5))), "'param.1.step' is 1.5");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("step_count", f64_scalar(1e300))), "'step_count' is 1e+300");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("lr", f64_scalar(inf))), "'lr' is inf, not a finite number");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("lr", f64({0.1, 0.2}, {2}))), "'lr' must be a one-element tensor");
+  // A parameter index of any length gives a message, not "stoul".
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("param.12345678901234567890123.step", f64_scalar(1))),
+                         "'param.12345678901234567890123.step' names parameter 12345678901234567890123 but there are 2 parameters");
+  // A missing entry is named: the rate, the step count, a buffer or the step of an updated parameter.
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(without("lr")), "the state lacks 'lr'");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(without("step_count")), "the state lacks 'step_count'");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(without("param.1.exp_avg_sq")),
+                         "the state lacks 'param.1.exp_avg_sq' (parameter 1 was updated 2 times)");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(without("param.0.step")), "has 'param.0.exp_avg' but lacks 'param.0.step'");
+  CHECK_THROWS_WITH_TEXT(fresh.load_state_tensors(with("param.0.step", f64_scalar(3))),
+                         "'param.0.step' is 3, more than the optimizer's 'step_count' 2");
+  // A refused state changes nothing; the complete one loads.
+  CHECK(fresh.lr() == 0.5);
+  CHECK(fresh.step_count() == 0);
+  CHECK(fresh.param_step(1) == 0);
+  fresh.load_state_tensors(good);
+  CHECK(fresh.step_count() == 2);
+  CHECK(fresh.param_step(1) == 2);
+  // A parameter never updated has neither step nor buffers: that state is complete (SGD keeps no buffer
+  // without momentum).
+  SGD plain({param(kP0)}, 0.1);
+  plain.load_state_tensors({{"lr", f64_scalar(0.1)}, {"step_count", f64_scalar(4)}, {"param.0.step", f64_scalar(4)}});
+  CHECK(plain.param_step(0) == 4);
+  SGD momentum({param(kP0)}, 0.1, {.momentum = 0.9});
+  CHECK_THROWS_WITH_TEXT(momentum.load_state_tensors({{"lr", f64_scalar(0.1)}, {"step_count", f64_scalar(4)},
+                                                      {"param.0.step", f64_scalar(4)}}),
+                         "the state lacks 'param.0.momentum_buffer'");
+
+  // The EMA's state likewise.
+  EMA ema({param(kP0)}, 0.9);
+  const NamedTensors ema_state = snapshot(ema.state_tensors());
+  auto ema_with = [&](const std::string& key, Tensor value) {
+    NamedTensors out;
+    for (const auto& [name, t] : ema_state)
+      if (name != key) out.emplace_back(name, t);
+    if (value.defined()) out.emplace_back(key, value);
+    return out;
+  };
+  CHECK_THROWS_WITH_TEXT(ema.load_state_tensors(ema_with("num_updates", f64_scalar(inf))), "'num_updates' is inf");
+  CHECK_THROWS_WITH_TEXT(ema.load_state_tensors(ema_with("num_updates", Tensor())), "'num_updates' is missing");
+  CHECK_THROWS_WITH_TEXT(ema.load_state_tensors(ema_with("decay", f64_scalar(std::nan("")))), "'decay' is nan");
+  CHECK_THROWS_WITH_TEXT(ema.load_state_tensors(ema_with("shadow.99999999999999999999999", f64({1, 2}, {2}))),
+                         "'shadow.99999999999999999999999' names tensor 99999999999999999999999 but there are 1 tensors");
+}
+
 TEST_CASE("optimizer argument errors", "[optim]") {
   Tensor p = param(kP0);
   CHECK_THROWS_WITH_TEXT(SGD({p}, -1.0), "invalid learning rate");
