@@ -163,10 +163,12 @@ void TrainingRun::write_report() {
 
 bool TrainingRun::end_of_step(int64_t step, const Resumable& state) {
   const bool stop = interrupt_requested() && step < options_.steps;
-  if (stop)
-    checkpoint_unlogged(step, state);
-  else if (due(step, options_.checkpoint_every))
+  // A checkpoint that is due logs its row as always, interrupted or not (an uninterrupted run has that
+  // row); only an interruption between checkpoints carries the pending sums in the checkpoint instead.
+  if (due(step, options_.checkpoint_every))
     checkpoint(step, state);
+  else if (stop)
+    checkpoint_unlogged(step, state);
   if (stop) interrupted_at_ = step;
   return !stop;
 }
