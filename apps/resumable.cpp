@@ -7,7 +7,7 @@
 
 namespace kiln::apps {
 
-void Resumable::save(const RunDir& run, int64_t step, const Config& config, const Config& notes) const {
+Checkpoint Resumable::capture(int64_t step, const Config& config, const Config& notes) const {
   Checkpoint c;
   c.step = step;
   c.config = config;
@@ -18,7 +18,25 @@ void Resumable::save(const RunDir& run, int64_t step, const Config& config, cons
   c.add_generator("default", default_generator());
   for (const auto& [name, g] : generators) c.add_generator(name, *g);
   if (loader) c.data = {loader->position().epoch, loader->position().batch};
-  save_checkpoint(run.file("checkpoint.safetensors"), c);
+  return c;
+}
+
+void Resumable::save(const RunDir& run, int64_t step, const Config& config, const Config& notes) const {
+  save_checkpoint(run.file("checkpoint.safetensors"), capture(step, config, notes));
+}
+
+void Resumable::restore_from(const Checkpoint& c, bool weights_only) {
+  for (auto& [name, m] : modules) m->load_state_dict(c.state("model." + name));
+  for (auto& [name, o] : optimizers) o->load_state_tensors(c.state("optimizer." + name));
+  for (auto& [name, e] : averages) {  // the decay of this command (the recorded one, unless --ema was given)
+    const double decay = e->decay();
+    e->load_state_tensors(c.state("ema." + name));
+    e->set_decay(decay);
+  }
+  if (weights_only) return;
+  c.restore_generator("default", default_generator());
+  for (auto& [name, g] : generators) c.restore_generator(name, *g);
+  if (loader) loader->seek({c.data.epoch, c.data.index});
 }
 
 int64_t Resumable::restore(const RunDir& run, Config* notes) {
@@ -34,16 +52,7 @@ int64_t Resumable::restore(const RunDir& run, Config* notes) {
   }
   if (notes) *notes = c.notes;
   try {
-    for (auto& [name, m] : modules) m->load_state_dict(c.state("model." + name));
-    for (auto& [name, o] : optimizers) o->load_state_tensors(c.state("optimizer." + name));
-    for (auto& [name, e] : averages) {  // the decay of this command (the recorded one, unless --ema was given)
-      const double decay = e->decay();
-      e->load_state_tensors(c.state("ema." + name));
-      e->set_decay(decay);
-    }
-    c.restore_generator("default", default_generator());
-    for (auto& [name, g] : generators) c.restore_generator(name, *g);
-    if (loader) loader->seek({c.data.epoch, c.data.index});
+    restore_from(c);
     if (learning_rate > 0.0)
       for (auto& [name, o] : optimizers) o->set_lr(learning_rate);
   } catch (const Error& e) {
