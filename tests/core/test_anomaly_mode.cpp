@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/autograd/anomaly_mode.h"
+#include "core/autograd/node.h"
 #include "kiln_test.h"
 
 using namespace kiln;
