@@ -43,18 +43,21 @@ void DivergenceGuard::end_step(int64_t step, const std::vector<Tensor>& params, 
   r.step = step;
   r.losses = std::move(current_);
   current_.clear();
+  // Sums in the parameters' dtype (three small kernels per tensor): a norm too large for it is inf,
+  // which is divergence anyway.
   for (const Tensor& p : params) {
     const Tensor& g = p.grad();
     if (g.defined()) {
-      Tensor squares = sum(mul(g, g)).to(DType::Float64);
+      Tensor squares = sum(mul(g, g));
       r.grad_norm = r.grad_norm.defined() ? add(r.grad_norm, squares) : squares;
     }
     if (check_weights) {
-      Tensor differences = sum(sub(p, p)).to(DType::Float64);  // 0 for finite weights, nan for nan and ±inf
+      Tensor differences = sum(sub(p, p));  // 0 for finite weights, nan for nan and ±inf
       r.weights_finite = r.weights_finite.defined() ? add(r.weights_finite, differences) : differences;
     }
   }
-  if (r.grad_norm.defined()) r.grad_norm = sqrt(r.grad_norm);
+  if (r.grad_norm.defined()) r.grad_norm = sqrt(r.grad_norm).to(DType::Float64);
+  if (r.weights_finite.defined()) r.weights_finite = r.weights_finite.to(DType::Float64);
   records_.push_back(std::move(r));
 }
 

@@ -157,14 +157,20 @@ void TrainingRun::checkpoint(int64_t step, const Resumable&) {
   last_checkpoint_ = std::move(good);
 }
 
-void TrainingRun::checkpoint_unlogged(int64_t step, const Resumable& state) {
+// The pending metric sums as notes (a sync, at a checkpoint only).
+Config TrainingRun::sum_notes(const std::map<std::string, std::pair<Tensor, int64_t>>& sums) {
   Config notes;
-  for (const auto& [name, entry] : sums_) {
+  for (const auto& [name, entry] : sums) {
     if (entry.second == 0) continue;
     char sum[40];
-    std::snprintf(sum, sizeof sum, "%a", entry.first.item());  // a sync, at a checkpoint only
+    std::snprintf(sum, sizeof sum, "%a", entry.first.item());
     notes[kMetricNote + name] = std::string(sum) + " " + std::to_string(entry.second);
   }
+  return notes;
+}
+
+void TrainingRun::checkpoint_unlogged(int64_t step, const Resumable& state) {
+  Config notes = sum_notes(sums_);
   const Config guard = guard_notes();
   notes.insert(guard.begin(), guard.end());
   const Checkpoint c = state.capture(step, config_, notes);
@@ -278,6 +284,7 @@ void TrainingRun::stop_diverged(const Divergence& bad, const std::string& why) {
   Checkpoint c = good.state;  // with the counts as they are now (its learning-rate scale is its own)
   c.notes[kRollbacksNote] = std::to_string(rollbacks_);
   c.notes[kSkippedNote] = std::to_string(skipped_);
+  for (const auto& [key, value] : sum_notes(good.sums)) c.notes[key] = value;  // (the start of a resumed run has some)
   const std::string path = dir_.file("checkpoint.safetensors");
   check_finite_state(c, path);
   save_checkpoint(path, c);

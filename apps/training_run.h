@@ -99,6 +99,7 @@ class TrainingRun {
 
   GoodState capture_good(int64_t step, const Config& notes);
   Config guard_notes() const;
+  static Config sum_notes(const std::map<std::string, std::pair<Tensor, int64_t>>& sums);
   void on_divergence(const Divergence& bad, int64_t& step);
   [[noreturn]] void stop_diverged(const Divergence& bad, const std::string& why);
   void say(const std::string& line);
