@@ -43,5 +43,11 @@ endif()
 kiln(1 train gpt ${tiny} --warmup 15 --steps 150 --lr 1 --spike-factor 1.01 --on-nan stop --out "${RUNS}/spike")
 expect_match("${err}" "the run diverged: step ([5-9][0-9]|1[0-9][0-9]): loss [0-9.]+ is over 1.01 × its running mean [0-9.]+; stopped \\(--on-nan stop\\)")
 
+# --detect-anomaly: backward stops at the op whose gradient first went non-finite, naming it and the
+# forward that called it (the GPT's).
+kiln(1 train gpt ${tiny} --steps 30 --lr 100 --detect-anomaly --out "${RUNS}/anomaly")
+expect_match("${err}" "detect anomaly: the backward of '[a-z_]+' returned (nan|inf) in the gradient of its input")
+expect_match("${err}" "at kiln::models::GPT::forward")
+
 kiln(2 train gpt ${tiny} --on-nan ignore --out "${RUNS}/bad-flag")
 expect_match("${err}" "--on-nan ignore: expected skip, rollback or stop")
