@@ -7,7 +7,7 @@
 
 namespace kiln::apps {
 
-void Resumable::save(const RunDir& run, int64_t step, const Config& config, const Config& notes) const {
+Checkpoint Resumable::capture(int64_t step, const Config& config, const Config& notes) const {
   Checkpoint c;
   c.step = step;
   c.config = config;
@@ -18,7 +18,34 @@ void Resumable::save(const RunDir& run, int64_t step, const Config& config, cons
   c.add_generator("default", default_generator());
   for (const auto& [name, g] : generators) c.add_generator(name, *g);
   if (loader) c.data = {loader->position().epoch, loader->position().batch};
-  save_checkpoint(run.file("checkpoint.safetensors"), c);
+  return c;
+}
+
+void Resumable::save(const RunDir& run, int64_t step, const Config& config, const Config& notes) const {
+  save_checkpoint(run.file("checkpoint.safetensors"), capture(step, config, notes));
+}
+
+void Resumable::restore_from(const Checkpoint& c, bool weights_only) {
+  // Each group's errors name the group, so that with the file and the entry they say where the fault is.
+  auto restore_group = [&](const std::string& group, const auto& load) {
+    try {
+      load(c.state(group));
+    } catch (const Error& e) {
+      KILN_FAIL("group '", group, "': ", e.what());
+    }
+  };
+  for (auto& [name, m] : modules) restore_group("model." + name, [&](const NamedTensors& s) { m->load_state_dict(s); });
+  for (auto& [name, o] : optimizers)
+    restore_group("optimizer." + name, [&](const NamedTensors& s) { o->load_state_tensors(s); });
+  for (auto& [name, e] : averages) {  // the decay of this command (the recorded one, unless --ema was given)
+    const double decay = e->decay();
+    restore_group("ema." + name, [&](const NamedTensors& s) { e->load_state_tensors(s); });
+    e->set_decay(decay);
+  }
+  if (weights_only) return;
+  c.restore_generator("default", default_generator());
+  for (auto& [name, g] : generators) c.restore_generator(name, *g);
+  if (loader) loader->seek({c.data.epoch, c.data.index});
 }
 
 int64_t Resumable::restore(const RunDir& run, Config* notes) {
@@ -33,26 +60,8 @@ int64_t Resumable::restore(const RunDir& run, Config* notes) {
                path, "' was written by another run: its '", key, "' differs from the one in ", run.file("config.json"));
   }
   if (notes) *notes = c.notes;
-  // Each group's errors name the group, so that with the file and the entry they say where the fault is.
-  auto restore_group = [&](const std::string& group, const auto& load) {
-    try {
-      load(c.state(group));
-    } catch (const Error& e) {
-      KILN_FAIL("checkpoint '", path, "' does not fit this run: group '", group, "': ", e.what());
-    }
-  };
-  for (auto& [name, m] : modules) restore_group("model." + name, [&](const NamedTensors& s) { m->load_state_dict(s); });
-  for (auto& [name, o] : optimizers)
-    restore_group("optimizer." + name, [&](const NamedTensors& s) { o->load_state_tensors(s); });
-  for (auto& [name, e] : averages) {  // the decay of this command (the recorded one, unless --ema was given)
-    const double decay = e->decay();
-    restore_group("ema." + name, [&](const NamedTensors& s) { e->load_state_tensors(s); });
-    e->set_decay(decay);
-  }
   try {
-    c.restore_generator("default", default_generator());
-    for (auto& [name, g] : generators) c.restore_generator(name, *g);
-    if (loader) loader->seek({c.data.epoch, c.data.index});
+    restore_from(c);
     if (learning_rate > 0.0)
       for (auto& [name, o] : optimizers) o->set_lr(learning_rate);
   } catch (const Error& e) {

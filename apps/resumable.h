@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "apps/run_dir.h"
+#include "core/serialization/checkpoint.h"
 #include "core/random.h"
 #include "data/loader.h"
 #include "layers/module.h"
@@ -27,6 +28,11 @@ struct Resumable {
   // Writes the state after `step` steps to run/checkpoint.safetensors (the previous one stays valid
   // until the new one is complete), with the run's config and `notes` (values the caller wants back).
   void save(const RunDir& run, int64_t step, const Config& config, const Config& notes = {}) const;
+  // The same state as a checkpoint in memory (CPU copies: training may go on), e.g. to roll back to.
+  Checkpoint capture(int64_t step, const Config& config, const Config& notes = {}) const;
+  // Puts a captured state back: everything (the weights, optimizers, averages, generators and data
+  // position), or with `weights_only` the modules, optimizers and averages alone.
+  void restore_from(const Checkpoint& checkpoint, bool weights_only = false);
   // Loads run/checkpoint.safetensors into everything listed and returns its step, and the saved notes
   // in `notes`; an error names the file when it is missing, damaged, does not fit, or was written by a
   // run of another model or vocabulary than `run`.

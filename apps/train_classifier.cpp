@@ -61,7 +61,7 @@ int train_classifier(int argc, char** argv, int first) {
     loss.backward();
     optimizer.step();
     run.accumulate("loss", loss);
-    run.step_done(step, loader.position().epoch, o.batch);
+    if (!run.step_done(step, loader.position().epoch, o.batch)) continue;  // a diverged step was undone (--on-nan)
     if (step % per_epoch == 0 || step == o.steps) {
       const double accuracy = classifier_accuracy(model, data.test, o.device);
       run.log(step, {{"test_accuracy", accuracy}});

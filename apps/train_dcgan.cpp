@@ -116,7 +116,7 @@ int train_dcgan(int argc, char** argv, int first) {
     ema.update(g.parameters());
     run.accumulate("d_loss", loss_d);
     run.accumulate("g_loss", loss_g);
-    run.step_done(step, loader.position().epoch, o.batch);
+    if (!run.step_done(step, loader.position().epoch, o.batch)) continue;  // a diverged step was undone (--on-nan)
     if (run.due(step, o.sample_every)) {
       ema.copy_to(g_ema.parameters());
       {  // batch-norm statistics are not averaged: the EMA generator uses the live generator's

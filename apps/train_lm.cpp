@@ -130,7 +130,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   TrainingRun run(o, (gpt ? "GPT" : "char-RNN") + std::string(" on ") + data.description, model_config, "tok", state);
   for (int64_t step = run.first_step(); step <= o.steps; ++step) {
     auto [x, y] = random_windows(data.train, o.batch, context, windows);
-    if (schedule) schedule->apply(*optimizer, step);
+    if (schedule) optimizer->set_lr(schedule->lr_at(step) * run.lr_scale());  // (halved by NaN-guard rollbacks)
     Tensor logits = model->forward(upload(x, o.device));
     Tensor loss = cross_entropy(logits.reshape({o.batch * context, data.vocab}), upload(y, o.device).reshape({-1}));
     optimizer->zero_grad();
@@ -138,7 +138,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
     if (clip > 0.0) clip_grad_norm_(model->parameters(), clip);
     optimizer->step();
     run.accumulate("loss", loss);
-    run.step_done(step, -1, o.batch * context);
+    if (!run.step_done(step, -1, o.batch * context)) continue;  // a diverged step was undone (--on-nan)
     if (run.due(step, o.sample_every)) {
       const double val = validation_loss(*model, data.validation, context, data.vocab, o.device, val_windows);
       run.log(step, {{"val_loss", val}, {"val_bits_per_symbol", val / std::log(2.0)}});

@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "apps/divergence_guard.h"
 #include "core/allocator.h"
+#include "core/autograd/anomaly_mode.h"
 #include "core/cuda_context.h"
 #include "core/error.h"
 
@@ -96,7 +98,8 @@ const std::map<std::string, std::vector<std::string>>& model_train_flags() {
 
 cli::Args train_args(int argc, char** argv, int first, const std::string& model) {
   std::vector<std::string> names = {"data", "out", "device", "seed", "steps", "epochs", "batch", "lr",
-                                    "sample-every", "checkpoint-every", "log-every", "limit"};
+                                    "sample-every", "checkpoint-every", "log-every", "limit",
+                                    "on-nan", "nan-limit", "spike-factor"};
   const std::vector<std::string>& own = model_train_flags().at(model);
   names.insert(names.end(), own.begin(), own.end());
   try {
@@ -129,6 +132,14 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   o.resume = args.has("resume");
   o.deterministic = args.has("deterministic");
   if (o.deterministic) set_deterministic(true);
+  o.on_nan = args.get_string("on-nan", o.on_nan);
+  parse_on_nan(o.on_nan);  // a usage error when it is none of skip, rollback, stop
+  o.nan_limit = args.get_int("nan-limit", o.nan_limit, 0, 1000000);
+  o.spike_factor = args.get_double("spike-factor", o.spike_factor, 0.0, 1e12);
+  if (o.spike_factor > 0.0 && o.spike_factor <= 1.0)
+    throw cli::UsageError("--spike-factor " + exact_number(o.spike_factor) + ": expected 0 (off) or a factor above 1");
+  o.detect_anomaly = args.has("detect-anomaly");
+  if (o.detect_anomaly) set_anomaly_mode(true);
   if (o.resume && o.out.empty()) throw cli::UsageError("--resume needs --out RUN_FOLDER (or use 'kiln resume RUN')");
   for (const auto& [name, value] : args.values())
     if (name != "out" && name != "resume") o.flags[name] = value;
@@ -156,6 +167,7 @@ Config TrainOptions::to_config() const {
           {"checkpoint_every", std::to_string(checkpoint_every)},
           {"log_every", std::to_string(log_every)},
           {"limit", std::to_string(limit)},
+          {"on_nan", on_nan},
           {"flags", flags_text(flags)}};
 }
 

@@ -29,6 +29,10 @@ struct TrainOptions {
   int64_t limit = 0;          // use the first N training examples only (0: all)
   bool resume = false;        // continue the run in `out` from its checkpoint
   bool deterministic = false; // deterministic CUDA algorithms (bit-identical reruns and resumes on a GPU)
+  std::string on_nan = "rollback";  // what a diverging step does: skip, rollback or stop (apps/divergence_guard.h)
+  int64_t nan_limit = 3;      // how often skip (in a row) or rollback may act before the run stops
+  double spike_factor = 0.0;  // a loss over this × its running mean diverges (0: no spike check)
+  bool detect_anomaly = false;  // backward names the op that first made a gradient non-finite
   Config flags;               // the flags given on the command line
   std::function<bool(const std::string&)> is_flag;  // whether this model's command accepts a flag name
 
@@ -36,7 +40,7 @@ struct TrainOptions {
 };
 
 // The switches (flags without a value) of `kiln train`.
-inline const std::vector<std::string> kTrainSwitches = {"resume", "deterministic"};
+inline const std::vector<std::string> kTrainSwitches = {"resume", "deterministic", "detect-anomaly"};
 // The flags each model takes beyond the shared ones, by model name: one table for the parsers and for
 // the message that names the models a misplaced flag belongs to.
 const std::map<std::string, std::vector<std::string>>& model_train_flags();

@@ -103,7 +103,7 @@ int train_rnnvae(int argc, char** argv, int first) {
     optimizer.step();
     run.accumulate("reconstruction", rec);
     run.accumulate("kl", kl);
-    run.step_done(step, -1, o.batch);
+    if (!run.step_done(step, -1, o.batch)) continue;  // a diverged step was undone (--on-nan)
     if (run.due(step, o.sample_every)) {
       NoGradGuard no_grad;
       vae.eval();

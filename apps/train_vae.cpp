@@ -66,7 +66,7 @@ int train_vae(int argc, char** argv, int first) {
     loss.backward();
     optimizer.step();
     run.accumulate("loss_per_image", div(loss, double(o.batch)));
-    run.step_done(step, loader.position().epoch, o.batch);
+    if (!run.step_done(step, loader.position().epoch, o.batch)) continue;  // a diverged step was undone (--on-nan)
     if (step % per_epoch == 0 || step == o.steps) {
       const double test = vae_test_loss(vae, data.test.images, o.device, noise);
       run.log(step, {{"test_loss_per_image", test}});

@@ -1,11 +1,17 @@
 # Ctrl-C during training: `kiln train` stops at the end of a step with a checkpoint and exit code 130,
 # and `kiln resume` then ends with exactly the checkpoint of a run that was never interrupted.
-#   cmake -DKILN=path/to/kiln -DRUNS=folder -P cli_interrupt.cmake  (needs sh)
+#   cmake -DKILN=path/to/kiln -DRUNS=folder [-DCHECKPOINT_EVERY=1] -P cli_interrupt.cmake  (needs sh)
 # Metrics every 7 steps: the interruption most likely falls inside a window of 7, whose running sums the
-# checkpoint must carry for the resumed run to log the same rows.
+# checkpoint must carry for the resumed run to log the same rows. With -DCHECKPOINT_EVERY=1 every step is
+# a checkpoint step, so the signal lands (whenever it comes) at a step whose checkpoint is due: its
+# metrics row must be logged, as an uninterrupted run logs it.
 include(${CMAKE_CURRENT_LIST_DIR}/cli_run.cmake)
+if(NOT DEFINED CHECKPOINT_EVERY)
+  set(CHECKPOINT_EVERY 1000000)
+endif()
 set(flags --device cpu --batch 8 --features 4 --limit 64 --log-every 7 --sample-every 1000000
-    --checkpoint-every 1000000 --seed 3)
+    --checkpoint-every ${CHECKPOINT_EVERY} --seed 3)
+set(RUNS "${RUNS}/interrupt-${CHECKPOINT_EVERY}")
 file(REMOVE_RECURSE "${RUNS}/interrupted" "${RUNS}/uninterrupted")
 # SIGINT half a second after the first metrics row is logged (at step 7), so that the signal finds the
 # run training however long the data set takes to load on a loaded machine (at most 4 minutes' wait).

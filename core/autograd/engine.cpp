@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/autograd/anomaly_mode.h"
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/error.h"
@@ -42,6 +43,28 @@ void check_input_gradients(const Node& node, const std::vector<Tensor>& grads) {
 }
 
 void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
+
+// Anomaly mode: the first backward that turns finite gradients into NaN or infinity is named, with the
+// place its forward was called. (x − x is 0 for every finite x and NaN for NaN and ±inf, so one sum
+// tells whether a tensor is all finite; one sync per gradient, in anomaly mode only.)
+bool all_finite(const Tensor& t) {
+  if (!is_floating(t.dtype())) return true;
+  return sum(sub(t, t)).item() == 0.0;
+}
+
+void check_finite_gradients(const Node& node, const std::vector<Tensor>& grad_outputs,
+                            const std::vector<Tensor>& grad_inputs) {
+  for (const Tensor& g : grad_outputs)
+    if (g.defined() && !all_finite(g)) return;  // it arrived non-finite: an earlier backward is to blame
+  for (size_t i = 0; i < grad_inputs.size(); ++i) {
+    if (!grad_inputs[i].defined() || all_finite(grad_inputs[i])) continue;
+    const bool nan = sum(ne(grad_inputs[i], grad_inputs[i]).to(DType::Float64)).item() > 0.0;
+    KILN_FAIL("detect anomaly: the backward of '", node.name(), "' returned ", nan ? "nan" : "inf",
+              " in the gradient of its input ", i, " (shape ", shape_str(grad_inputs[i].shape()),
+              ") from finite output gradients; its forward was called\n",
+              describe_call_stack(node.forward_call_stack()));
+  }
+}
 
 }  // namespace
 
@@ -93,6 +116,9 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     std::vector<Tensor> grad_outputs = std::move(buffers[node.get()]);
     buffers.erase(node.get());
     grad_outputs.resize(node->num_outputs());
+    const bool check = anomaly_mode_enabled() && node->op() != OpId::Count;
+    std::vector<Tensor> arrived;
+    if (check) arrived = grad_outputs;  // handles: apply() takes the vector
     // A node whose saved tensors were freed refuses in saved(); nodes that saved nothing may run again.
     bool any_gradient = false;
     for (const Tensor& g : grad_outputs) any_gradient |= g.defined();
@@ -100,6 +126,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     std::vector<Tensor> grad_inputs =
         any_gradient ? node->apply(std::move(grad_outputs)) : std::vector<Tensor>(node->next_edges().size());
     if (node->op() != OpId::Count) check_input_gradients(*node, grad_inputs);
+    if (check) check_finite_gradients(*node, arrived, grad_inputs);
     if (!retain_graph) node->release_saved();
     for (size_t i = 0; i < grad_inputs.size() && i < node->next_edges().size(); ++i) {
       const Edge& e = node->next_edges()[i];

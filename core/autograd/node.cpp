@@ -1,5 +1,6 @@
 #include "core/autograd/node.h"
 
+#include "core/autograd/anomaly_mode.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
@@ -94,6 +95,7 @@ void record_op_list(const std::shared_ptr<Node>& node, const std::vector<Tensor>
     node->input_meta_.push_back(in.defined() ? InputMeta{in.shape(), in.dtype(), in.device()} : InputMeta{});
   }
   node->num_outputs_ = uint32_t(outputs.size());
+  if (anomaly_mode_enabled()) node->forward_call_stack_ = capture_call_stack();
   uint32_t i = 0;
   for (Tensor& out : outputs) {
     node->output_shapes_.push_back(out.shape());

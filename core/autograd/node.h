@@ -58,6 +58,10 @@ class Node {
   // Tensors are saved detached, so saving an op's own output makes no reference cycle.
   size_t save(const Tensor& t);
 
+  // Where the op's forward was called: the call stack when it was recorded in anomaly mode
+  // (core/autograd/anomaly_mode.h), else empty.
+  const std::vector<void*>& forward_call_stack() const { return forward_call_stack_; }
+
  protected:
   // Returns a saved tensor, refusing when the graph was freed or the tensor was modified in place.
   Tensor saved(size_t slot) const;
@@ -77,6 +81,7 @@ class Node {
   std::vector<InputMeta> input_meta_;
   std::vector<Shape> output_shapes_;
   std::vector<Saved> saved_;
+  std::vector<void*> forward_call_stack_;
   uint32_t num_outputs_ = 1;
   bool released_ = false;
 };
