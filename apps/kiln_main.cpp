@@ -153,13 +153,13 @@ int main(int argc, char** argv) {
     if (cmd == "style") return kiln::apps::style_command(argc, argv, 2);
     throw kiln::cli::UsageError("unknown command '" + cmd + "'");
   } catch (const kiln::apps::Interrupted& e) {
-    std::fprintf(stderr, "kiln: %s\n", e.what());
+    std::fprintf(stderr, "kiln: %s\n", kiln::printable_text(e.what()).c_str());
     return 130;
-  } catch (const kiln::cli::UsageError& e) {
-    std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", e.what());
+  } catch (const kiln::cli::UsageError& e) {  // messages quote paths and values: printable, whatever they hold
+    std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", kiln::printable_text(e.what()).c_str());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    std::fprintf(stderr, "kiln: error: %s\n", kiln::printable_text(e.what()).c_str());
     return 1;
   }
 }
