@@ -90,6 +90,9 @@ int resume(int argc, char** argv) {
                run.file("config.json"), "': its 'flags' record --", kiln::printable(name), ", which is not a flag of ",
                "'kiln train ", model, "': the file is damaged, or was written by another kiln version");
     if (length_given && (name == "steps" || name == "epochs")) continue;
+    // Runs made before empty values became usage errors may record one (`--data ''` was the default then):
+    // it is replayed as what it meant, no flag.
+    if (!is_switch && value.empty()) continue;
     if (!given_here(name)) replayed[name] = value;
     if (is_switch)
       words.push_back("--" + name);  // a switch, recorded as name=1
