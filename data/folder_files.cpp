@@ -79,8 +79,10 @@ FolderFiles folder_files(const fs::path& root, const FolderWalk& walk) {
     const fs::path real = fs::weakly_canonical(p, ec);
     if (!ec) {
       const auto [first, is_new] = taken.emplace(real, p);
-      if (!is_new) {
-        result.skipped.push_back(shown(p) + ": the same file as '" + shown(first->second) + "' (a link), read once");
+      if (!is_new) {  // the first name as short as it can be: fortunes has one such link per file
+        const fs::path& taken_as = first->second;
+        const fs::path name = taken_as.parent_path() == p.parent_path() ? taken_as.filename() : taken_as;
+        result.skipped.push_back(shown(p) + ": a second name of '" + shown(name) + "' (a link), read once");
         continue;
       }
     }

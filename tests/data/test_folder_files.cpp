@@ -45,11 +45,22 @@ TEST_CASE("folder files: a link to a file is followed, every other link named", 
   const FolderFiles found = folder_files(dir);
   CHECK(found.files == std::vector<fs::path>{dir / "a.txt", dir / "b.txt"});
   REQUIRE(found.skipped.size() == 3);
-  CHECK(reason_for(found.skipped, dir / "a2.txt") == "the same file as '" + (dir / "a.txt").string() +
-                                                         "' (a link), read once");
+  CHECK(reason_for(found.skipped, dir / "a2.txt") == "a second name of 'a.txt' (a link), read once");
   CHECK(reason_for(found.skipped, dir / "sub") == "a link to a folder, not followed (kiln follows links to files only)");
   CHECK(reason_for(found.skipped, dir / "broken.txt") ==
         "a link to '" + (dir / "missing.txt").string() + "', which does not exist");
+}
+
+TEST_CASE("folder files: a second name in another folder is shown with its whole path", "[data][folder_files]") {
+  const fs::path dir = fresh_dir("second_name");
+  fs::create_directories(dir / "a");
+  fs::create_directories(dir / "b");
+  write(dir / "a" / "x.txt", "x");
+  fs::create_symlink(dir / "a" / "x.txt", dir / "b" / "y.txt");
+  const FolderFiles found = folder_files(dir);
+  CHECK(found.files == std::vector<fs::path>{dir / "a" / "x.txt"});
+  CHECK(found.skipped == std::vector<std::string>{(dir / "b" / "y.txt").string() + ": a second name of '" +
+                                                  (dir / "a" / "x.txt").string() + "' (a link), read once"});
 }
 
 TEST_CASE("folder files: unwanted and hidden names are left out without a word", "[data][folder_files]") {
