@@ -114,8 +114,8 @@ int resume(int argc, char** argv) {
     const std::string flag = message.rfind("--", 0) == 0 ? message.substr(2, end - 2) : "";
     const auto replayed_flag = replayed.find(flag);
     if (replayed_flag == replayed.end()) throw;
-    KILN_FAIL("'", run.file("config.json"), "': its 'flags' record --", flag, "=", kiln::printable(replayed_flag->second),
-              ", which kiln refuses: ", kiln::printable(message, 1000));
+    KILN_FAIL("'", run.file("config.json"), "': its 'flags' record --", flag, "=",
+              kiln::printable(replayed_flag->second), ", which kiln refuses: ", kiln::printable(message, 1000));
   }
 }
 

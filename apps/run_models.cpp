@@ -59,7 +59,8 @@ TokenData load_run_data(const RunDir& run, const std::string& corpus, const std:
     try {
       d = load_token_data(corpus, recorded);
     } catch (const Error& e) {  // the path came from the file, not from the user: say so
-      KILN_FAIL(message_of(e), " (the 'data' recorded in '", run.file("config.json"), "'; give --data to use other data)");
+      KILN_FAIL(message_of(e), " (the 'data' recorded in '", run.file("config.json"),
+                "'; give --data to use other data)");
     }
   }
   use_vocabulary_of(run, d);

@@ -46,7 +46,8 @@ TEST_CASE("folder files: a link to a file is followed, every other link named", 
   CHECK(found.files == std::vector<fs::path>{dir / "a.txt", dir / "b.txt"});
   REQUIRE(found.skipped.size() == 3);
   CHECK(reason_for(found.skipped, dir / "a2.txt") == "a second name of 'a.txt' (a link), read once");
-  CHECK(reason_for(found.skipped, dir / "sub") == "a link to a folder, not followed (kiln follows links to files only)");
+  CHECK(reason_for(found.skipped, dir / "sub") ==
+        "a link to a folder, not followed (kiln follows links to files only)");
   CHECK(reason_for(found.skipped, dir / "broken.txt") ==
         "a link to '" + (dir / "missing.txt").string() + "', which does not exist");
 }

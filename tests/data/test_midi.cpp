@@ -133,7 +133,8 @@ TEST_CASE("MIDI: bytes of a bad file are quoted printably in the message", "[dat
   const std::vector<uint8_t> not_midi = {0x1B, '[', '2', 'J', 'x', 'x'};
   CHECK_THROWS_WITH_TEXT(parse_midi(not_midi, "clear.mid"), "it starts with \"\\x1b[2J\", not \"MThd\"");
   std::vector<uint8_t> chunk = one_track_file(two_notes_body());
-  for (uint8_t b : std::vector<uint8_t>{0x1B, '[', '2', 'J', 0, 0, 0, 100, 1, 2}) chunk.push_back(b);  // promises 100, has 2
+  // A chunk whose type is an ESC sequence, promising 100 bytes and holding 2.
+  for (uint8_t b : std::vector<uint8_t>{0x1B, '[', '2', 'J', 0, 0, 0, 100, 1, 2}) chunk.push_back(b);
   CHECK_THROWS_WITH_TEXT(parse_midi(chunk, "chunk.mid"), "a chunk (\"\\x1b[2J\") at byte");
   for (const auto& bytes : {not_midi, chunk}) {
     try {
