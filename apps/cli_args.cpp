@@ -41,6 +41,10 @@ Args::Args(int argc, char** argv, int first, const std::vector<std::string>& kno
       if (i + 1 >= argc) throw UsageError("flag --" + name + " needs a value");
       value = argv[++i];
     }
+    // An empty value (--out '', --data=) is a mistake, never a request for the default: kiln used to read
+    // it as the default and write or read somewhere the user did not ask for.
+    if (!is_switch && value.empty())
+      throw UsageError("--" + name + ": the value is empty (leave the flag out to use its default)");
     values_[name] = is_switch ? "1" : value;
   }
 }

@@ -29,7 +29,8 @@ std::optional<double> parse_number(const std::string& text);
 class Args {
  public:
   // Parses argv[first..]; `known` lists the accepted flag names (without the leading --);
-  // flags in `switches` take no value. Positional arguments are kept in order.
+  // flags in `switches` take no value; the others need one that is not empty. Positional arguments are
+  // kept in order.
   Args(int argc, char** argv, int first, const std::vector<std::string>& known,
        const std::vector<std::string>& switches = {});
 

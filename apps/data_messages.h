@@ -6,15 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "core/printable.h"
+
 namespace kiln::apps {
 
 inline std::string counted(int64_t n, const std::string& singular, const std::string& plural) {
   return std::to_string(n) + " " + (n == 1 ? singular : plural);
 }
 
-// "kiln: skipped: why" on stderr for each file a folder loader left out (pictures, text, MIDI).
+// "kiln: skipped: why" on stderr for each file a folder loader left out (pictures, text, MIDI); printable,
+// since a file's name may hold any byte but '/' and NUL.
 inline void print_skipped(const std::vector<std::string>& skipped) {
-  for (const std::string& why : skipped) std::fprintf(stderr, "kiln: skipped: %s\n", why.c_str());
+  for (const std::string& why : skipped) std::fprintf(stderr, "kiln: skipped: %s\n", printable_text(why).c_str());
 }
 
 }  // namespace kiln::apps

@@ -33,7 +33,7 @@ int eval_command(int argc, char** argv, int first) {
   if (args.positional().size() != 1) throw cli::UsageError("kiln eval takes one run folder");
   const RunDir run = RunDir::open(args.positional()[0]);
   const Config config = run.read_config();
-  const std::string model = config_value(run, config, "model");
+  const std::string model = run_model(run, config);
   const std::map<std::string, std::vector<std::string>> flags_of = {
       {"classifier", {"device", "data"}},         {"vae", {"device", "data", "seed"}},
       {"dcgan", {"device", "data", "classifier", "count", "seed"}},
@@ -42,13 +42,23 @@ int eval_command(int argc, char** argv, int first) {
   if (flags_of.count(model)) args.allow_only(flags_of.at(model), "evaluating a " + model + " run");
   const Device device = parse_device(args.get_string("device", "auto"));
   const std::string data_dir = args.get_string("data", config_value(run, config, "data"));
+  // The test images: of --data, or of the run's recorded data, which an error then names as such.
+  auto test_images = [&] {
+    try {
+      return load_image_data(data_dir, 0, false, {.size = 28, .channels = 1});
+    } catch (const Error& e) {
+      if (args.has("data")) throw;
+      KILN_FAIL(message_of(e), " (the 'data' recorded in '", run.file("config.json"),
+                "'; give --data to use other data)");
+    }
+  };
   Generator noise(uint64_t(args.get_int("seed", 0, 0, int64_t(1) << 62)));
   if (model == "classifier") {
-    ImageData data = load_image_data(data_dir, 0, false, {.size = 28, .channels = 1});
+    ImageData data = test_images();
     auto clf = load_classifier(run.path(), device);
     std::printf("%s: test accuracy %.2f%%\n", run.path().c_str(), 100.0 * classifier_accuracy(*clf, data.test, device));
   } else if (model == "vae") {
-    ImageData data = load_image_data(data_dir, 0, false, {.size = 28, .channels = 1});
+    ImageData data = test_images();
     auto vae = load_vae(run, device);
     std::printf("%s: test loss %.3f nats per image (negative ELBO)\n", run.path().c_str(),
                 vae_test_loss(*vae, data.test.images, device, noise));
@@ -57,7 +67,7 @@ int eval_command(int argc, char** argv, int first) {
     if (clf_path.empty())
       throw cli::UsageError("the Fréchet distance needs a kiln-trained classifier: run 'kiln train classifier' "
                             "first, or pass --classifier RUN_OR_FILE");
-    ImageData data = load_image_data(data_dir, 0, false, {.size = 28, .channels = 1});
+    ImageData data = test_images();
     auto clf = load_classifier(clf_path, device);
     auto gen = load_dcgan_generator(run, device);
     KILN_CHECK(gen->config.image_size == 28 && gen->config.channels == 1, "the Fréchet distance uses a Fashion-MNIST ",
@@ -86,7 +96,8 @@ int eval_command(int argc, char** argv, int first) {
   } else if (model == "rnnvae") {
     SentenceVae s = load_sentence_vae(run, device, args.get_string("data", ""));
     const Specials sp(s.data.vocab);
-    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp, "validation");
+    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp, "validation",
+                                          s.data.description);
     const int64_t count = std::min<int64_t>(args.get_int("count", int64_t(1) << 40, 1, int64_t(1) << 40), val.count);
     double kl = 0.0;
     const double loss = sentence_vae_loss(*s.vae, val, sp, count, device, noise, &kl);

@@ -15,6 +15,7 @@
 #include "apps/train_mlp.h"
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/ops/op_table.h"
 #include "data/idx.h"
 
@@ -68,24 +69,54 @@ int resume(int argc, char** argv) {
     if (given_here(name)) throw kiln::cli::UsageError(std::string("--") + name + ": a resumed run stays in its folder");
   const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
   const kiln::apps::Config config = run.read_config();
-  std::vector<std::string> words = {argv[0], "train", kiln::apps::config_value(run, config, "model")};
+  const std::string model = kiln::apps::run_model(run, config);
+  std::vector<std::string> words = {argv[0], "train", model};
   // A length given here replaces the recorded one, in either unit: the run recorded its --epochs as the
   // --steps they came to, and `kiln resume RUN --epochs 20` must not meet that --steps ("not both").
   const bool length_given = given_here("steps") || given_here("epochs");
-  for (const auto& [name, value] : kiln::apps::flags_from_text(kiln::apps::config_value(run, config, "flags")))
-    if (length_given && (name == "steps" || name == "epochs"))
-      continue;
-    else if (std::find(kiln::apps::kTrainSwitches.begin(), kiln::apps::kTrainSwitches.end(), name) !=
-             kiln::apps::kTrainSwitches.end())
+  const auto& switches = kiln::apps::kTrainSwitches;
+  const std::vector<std::string> flag_names = kiln::apps::train_flag_names(model);
+  kiln::apps::Config recorded, replayed;  // replayed: the recorded flags that no flag given here replaces
+  const std::string recorded_text = kiln::apps::config_value(run, config, "flags");
+  try {
+    recorded = kiln::apps::flags_from_text(recorded_text);
+  } catch (const kiln::Error& e) {
+    KILN_FAIL("'", run.file("config.json"), "': its 'flags' are damaged: ", kiln::message_of(e));
+  }
+  for (const auto& [name, value] : recorded) {
+    // The user never typed these: a bad one is the file's fault, named as such (not "unknown flag --x").
+    const bool is_switch = std::find(switches.begin(), switches.end(), name) != switches.end();
+    KILN_CHECK(is_switch || std::find(flag_names.begin(), flag_names.end(), name) != flag_names.end(), "'",
+               run.file("config.json"), "': its 'flags' record --", kiln::printable(name), ", which is not a flag of ",
+               "'kiln train ", model, "': the file is damaged, or was written by another kiln version");
+    if (length_given && (name == "steps" || name == "epochs")) continue;
+    // Runs made before empty values became usage errors may record one (`--data ''` was the default then):
+    // it is replayed as what it meant, no flag.
+    if (!is_switch && value.empty()) continue;
+    if (!given_here(name)) replayed[name] = value;
+    if (is_switch)
       words.push_back("--" + name);  // a switch, recorded as name=1
     else
       words.insert(words.end(), {"--" + name, value});
+  }
   for (int i = 3; i < argc; ++i) words.push_back(argv[i]);
   // The folder absolute: config.json's "out" and the hints kiln prints then work from any directory.
   words.insert(words.end(), {"--out", std::filesystem::absolute(run.path()).lexically_normal().string(), "--resume"});
   std::vector<char*> args;
   for (std::string& w : words) args.push_back(w.data());
-  return train(int(args.size()), args.data());
+  try {
+    return train(int(args.size()), args.data());
+  } catch (const kiln::cli::UsageError& e) {
+    // A message about a flag starts with it ("--batch expects an integer, got 'x'"): when that flag came
+    // from config.json, the message says so, and it is an error in the file, not in the command line.
+    const std::string message = e.what();
+    const size_t end = message.find_first_of(" :=", 2);
+    const std::string flag = message.rfind("--", 0) == 0 ? message.substr(2, end - 2) : "";
+    const auto replayed_flag = replayed.find(flag);
+    if (replayed_flag == replayed.end()) throw;
+    KILN_FAIL("'", run.file("config.json"), "': its 'flags' record --", flag, "=",
+              kiln::printable(replayed_flag->second), ", which kiln refuses: ", kiln::printable(message, 1000));
+  }
 }
 
 int list_ops(int argc, char** argv) {
@@ -125,13 +156,13 @@ int main(int argc, char** argv) {
     if (cmd == "style") return kiln::apps::style_command(argc, argv, 2);
     throw kiln::cli::UsageError("unknown command '" + cmd + "'");
   } catch (const kiln::apps::Interrupted& e) {
-    std::fprintf(stderr, "kiln: %s\n", e.what());
+    std::fprintf(stderr, "kiln: %s\n", kiln::printable_text(e.what()).c_str());
     return 130;
-  } catch (const kiln::cli::UsageError& e) {
-    std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", e.what());
+  } catch (const kiln::cli::UsageError& e) {  // messages quote paths and values: printable, whatever they hold
+    std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", kiln::printable_text(e.what()).c_str());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    std::fprintf(stderr, "kiln: error: %s\n", kiln::printable_text(e.what()).c_str());
     return 1;
   }
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <utility>
 
+#include "apps/cli_args.h"
 #include "core/error.h"
 #include "core/serialization/atomic_file.h"
 #include "data/file_bytes.h"
@@ -80,7 +81,16 @@ Config config_from_json(const std::string& text, const std::string& source) {
   return config;
 }
 
+void check_run_folder_path(const std::string& out) {
+  if (out.empty()) return;
+  const fs::path folder = fs::absolute(out).lexically_normal();
+  if (folder == folder.root_path())
+    throw cli::UsageError("--out '" + out + "' is the root of the file system, which cannot be a run folder (nor " +
+                          "get a sibling such as '/-2'); give a new folder such as runs/NAME");
+}
+
 RunDir RunDir::create(const std::string& out, const std::string& model) {
+  check_run_folder_path(out);
   // "runs/x/", "runs/x/." and "." name a folder: its next free name is runs/x-2 (not runs/x/-2), or for "."
   // the current folder's name with -2.
   std::string base = out.empty() ? "" : fs::absolute(out).lexically_normal().string();
@@ -108,6 +118,10 @@ RunDir RunDir::create(const std::string& out, const std::string& model) {
     if (holds_files(path)) continue;
     std::error_code ec;
     fs::create_directories(path, ec);
+    // The folder asked for holds files and its next free name cannot be made (a read-only parent): say
+    // both, since the user never typed the -N name.
+    KILN_CHECK(!ec || path == base || out.empty(), "--out '", out, "' is not empty, and kiln cannot create '",
+               path, "' beside it for this run (", ec.message(), "); give a new folder to --out");
     KILN_CHECK(!ec, "cannot create the run folder '", path, "': ", ec.message());
     std::shared_ptr<RunLock> lock = RunLock::try_acquire(path);
     if (!lock || holds_files(path)) continue;

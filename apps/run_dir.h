@@ -57,6 +57,9 @@ class RunDir {
   std::shared_ptr<RunLock> lock_;  // held while this process writes the run
 };
 
+// A usage error when `out` (--out) cannot be a run folder: the root of the file system.
+void check_run_folder_path(const std::string& out);
+
 // Minimal JSON object of strings (the config file): {"key": "value", ...}.
 std::string config_to_json(const Config& config);
 Config config_from_json(const std::string& text, const std::string& source);

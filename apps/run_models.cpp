@@ -7,8 +7,10 @@
 #include "apps/cli_args.h"
 #include "apps/model_io.h"
 #include "apps/sentence_data.h"
+#include "apps/train_options.h"
 #include "apps/vocabulary.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "models/char_rnn.h"
 #include "models/gpt.h"
 
@@ -21,10 +23,21 @@ std::string config_value(const RunDir& run, const Config& config, const std::str
   return it->second;
 }
 
+std::string run_model(const RunDir& run, const Config& config) {
+  const std::string model = config_value(run, config, "model");
+  std::string known;
+  for (const auto& [name, flags] : model_train_flags()) {
+    if (name == model) return model;
+    known += (known.empty() ? "" : ", ") + name;
+  }
+  KILN_FAIL("'", run.file("config.json"), "': 'model' is '", printable(model), "', which is no model kiln trains (",
+            known, "): the file is damaged, or was written by another program");
+}
+
 int64_t config_int(const RunDir& run, const Config& config, const std::string& key, int64_t lo, int64_t hi) {
   const std::string text = config_value(run, config, key);
   const std::optional<long long> v = cli::parse_integer(text);
-  KILN_CHECK(v && *v >= lo && *v <= hi, "'", run.file("config.json"), "': '", key, "' is '", text,
+  KILN_CHECK(v && *v >= lo && *v <= hi, "'", run.file("config.json"), "': '", key, "' is '", printable(text),
              "', expected an integer from ", lo, " to ", hi);
   return *v;
 }
@@ -33,12 +46,23 @@ double config_double(const RunDir& run, const Config& config, const std::string&
   const std::string text = config_value(run, config, key);
   const std::optional<double> v = cli::parse_number(text);
   KILN_CHECK(v && std::isfinite(*v) && *v >= lo && *v <= hi, "'", run.file("config.json"), "': '", key, "' is '",
-             text, "', expected a number from ", lo, " to ", hi);
+             printable(text), "', expected a number from ", lo, " to ", hi);
   return *v;
 }
 
 TokenData load_run_data(const RunDir& run, const std::string& corpus, const std::string& path) {
-  TokenData d = load_token_data(corpus, path.empty() ? config_value(run, run.read_config(), "data") : path);
+  TokenData d;
+  if (!path.empty()) {
+    d = load_token_data(corpus, path);
+  } else {
+    const std::string recorded = config_value(run, run.read_config(), "data");
+    try {
+      d = load_token_data(corpus, recorded);
+    } catch (const Error& e) {  // the path came from the file, not from the user: say so
+      KILN_FAIL(message_of(e), " (the 'data' recorded in '", run.file("config.json"),
+                "'; give --data to use other data)");
+    }
+  }
   use_vocabulary_of(run, d);
   return d;
 }
@@ -48,7 +72,7 @@ namespace {
 constexpr int64_t kMaxSize = int64_t(1) << 20;  // the largest width, latent size or length a config may give
 
 void check_model(const RunDir& run, const Config& config, const std::string& expected) {
-  const std::string model = config_value(run, config, "model");
+  const std::string model = run_model(run, config);
   KILN_CHECK(model == expected, "run '", run.path(), "' trained a ", model, ", not a ", expected);
 }
 
@@ -90,11 +114,13 @@ std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device) {
 LanguageModel load_language_model(const RunDir& run, Device device) {
   const Config config = run.read_config();
   LanguageModel lm;
-  lm.kind = config_value(run, config, "model");
+  lm.kind = run_model(run, config);
   KILN_CHECK(lm.kind == "gpt" || lm.kind == "charrnn", "run '", run.path(), "' trained a ", lm.kind,
              ", not a language model (gpt or charrnn)");
   auto number = [&](const std::string& key) { return config_int(run, config, key, 1, kMaxSize); };
   lm.corpus = config_value(run, config, "corpus");
+  KILN_CHECK(lm.corpus == "text" || lm.corpus == "music", "'", run.file("config.json"), "': 'corpus' is '",
+             printable(lm.corpus), "', expected text or music");
   lm.context = number("context");
   lm.vocab = number("vocab");
   const double dropout = config_double(run, config, "dropout", 0.0, 1.0);

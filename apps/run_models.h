@@ -17,6 +17,8 @@ namespace kiln::apps {
 
 // The config value `key`, or an error naming the run folder.
 std::string config_value(const RunDir& run, const Config& config, const std::string& key);
+// The run's "model", one that `kiln train` makes, or an error naming config.json and the value.
+std::string run_model(const RunDir& run, const Config& config);
 // The config value `key` as a number in [lo, hi], or an error naming config.json, the key and the value.
 int64_t config_int(const RunDir& run, const Config& config, const std::string& key, int64_t lo, int64_t hi);
 double config_double(const RunDir& run, const Config& config, const std::string& key, double lo, double hi);

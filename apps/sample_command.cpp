@@ -20,6 +20,7 @@
 #include "apps/vocabulary.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
 #include "core/serialization/atomic_file.h"
@@ -48,7 +49,9 @@ int sample_sequence(const RunDir& run, const cli::Args& args, Device device) {
   const std::vector<int64_t> tokens =
       generate(*lm.model, sample_prompt(data), length, lm.context, temperature, top_k, device, g);
   const WrittenSample written = write_token_sample(args.get_string("out", run.file("samples/sample")), data, tokens);
-  if (!written.text.empty()) std::printf("%s\n", written.text.c_str());
+  // The file keeps the bytes; the terminal gets them printable (an ESC byte in the corpus teaches the model
+  // to write one).
+  if (!written.text.empty()) std::printf("%s\n", printable_text(written.text).c_str());
   for (const std::string& file : written.files) std::printf("kiln: wrote %s\n", file.c_str());
   return 0;
 }
@@ -62,8 +65,10 @@ int sample_sentences(const RunDir& run, const cli::Args& args, Device device) {
   std::string text;
   NoGradGuard no_grad;
   if (args.has("interpolate")) {
-    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp, "validation");
-    KILN_CHECK(val.count >= 2, "the validation part of the corpus has fewer than 2 sentences to walk between");
+    const Sentences val = sentences_of(s.data.validation, s.data.text.id_of('\n'), s.max_len, sp, "validation",
+                                          s.data.description);
+    KILN_CHECK(val.count >= 2, "the validation part of the corpus ", s.data.description,
+               " has fewer than 2 sentences to walk between");
     Tensor mu = s.vae->encode(val.targets.narrow(0, 0, 2).contiguous().to(device)).first;
     Tensor za = mu.narrow(0, 0, 1), zb = mu.narrow(0, 1, 1);
     for (int i = 0; i <= 8; ++i)
@@ -77,7 +82,7 @@ int sample_sentences(const RunDir& run, const cli::Args& args, Device device) {
   const std::string out = args.get_string("out", run.file(args.has("interpolate") ? "samples/interpolation.txt"
                                                                                      : "samples/sample.txt"));
   write_file_atomically(out, text.data(), text.size());
-  std::printf("%skiln: wrote %s\n", text.c_str(), out.c_str());
+  std::printf("%skiln: wrote %s\n", printable_text(text).c_str(), out.c_str());
   return 0;
 }
 
@@ -89,7 +94,7 @@ int sample_command(int argc, char** argv, int first) {
   if (args.positional().size() != 1) throw cli::UsageError("kiln sample takes one run folder");
   const RunDir run = RunDir::open(args.positional()[0]);
   const Config config = run.read_config();
-  const std::string model = config_value(run, config, "model");
+  const std::string model = run_model(run, config);
   const std::string what = "sampling a " + model + " run";
   if (model == "gpt" || model == "charrnn")
     args.allow_only({"device", "seed", "out", "length", "temperature", "top-k"}, what);

@@ -10,7 +10,8 @@
 
 namespace kiln::apps {
 
-Sentences sentences_of(const Tensor& stream, int64_t newline, int64_t max_len, const Specials& sp, const char* part) {
+Sentences sentences_of(const Tensor& stream, int64_t newline, int64_t max_len, const Specials& sp, const char* part,
+                       const std::string& corpus) {
   const std::vector<int64_t> ids = stream.to_vector<int64_t>();
   const int64_t T = max_len + 1;
   std::vector<int64_t> targets, inputs;
@@ -28,7 +29,7 @@ Sentences sentences_of(const Tensor& stream, int64_t newline, int64_t max_len, c
   }
   Sentences s;
   s.count = int64_t(targets.size()) / T;
-  KILN_CHECK(s.count > 0, "the ", part, " part of the corpus has no lines of 8 to ", max_len,
+  KILN_CHECK(s.count > 0, "the ", part, " part of the corpus ", corpus, " has no lines of 8 to ", max_len,
              " symbols, which the sentence VAE ", std::string(part) == "training" ? "trains" : "is evaluated", " on");
   s.targets = from_vector(targets, {s.count, T}, {.dtype = DType::Int64});
   s.inputs = from_vector(inputs, {s.count, T}, {.dtype = DType::Int64});

@@ -23,8 +23,10 @@ struct Sentences {
   Tensor targets, inputs;  // int64 [N, T]
   int64_t count = 0;
 };
-// `part` names the stream in the error when it has no usable line ("training" or "validation").
-Sentences sentences_of(const Tensor& stream, int64_t newline, int64_t max_len, const Specials& sp, const char* part);
+// `part` ("training" or "validation") and `corpus` (the data's description, naming its file) name the stream
+// in the error when it has no usable line.
+Sentences sentences_of(const Tensor& stream, int64_t newline, int64_t max_len, const Specials& sp, const char* part,
+                       const std::string& corpus);
 
 // The validation loss per sentence over the first `max_count` sentences, in batches of 512: the
 // reconstruction cross-entropy at z = μ + σ·ε (ε from `noise`) plus the KL term (returned in `kl`).

@@ -68,9 +68,9 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   const std::string corpus = args.get_string("corpus", "text");
   TokenData data = load_token_data(corpus, o.data);
   if (o.resume) use_vocabulary_of(RunDir::open(o.out), data);  // the ids it was trained with
-  KILN_CHECK(data.validation.numel() > context && data.train.numel() > context + 1, "the corpus is too short for ",
-             "windows of ", context, " tokens (", data.train.numel(), " training and ", data.validation.numel(),
-             " validation tokens): pass a smaller --context or more data");
+  KILN_CHECK(data.validation.numel() > context && data.train.numel() > context + 1, "the corpus ", data.description,
+             " is too short for windows of ", context, " tokens (", data.train.numel(), " training and ",
+             data.validation.numel(), " validation tokens): pass a smaller --context or more data");
 
   Generator rng(o.seed);
   std::shared_ptr<UnaryModule> model;

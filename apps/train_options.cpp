@@ -10,6 +10,7 @@
 #include "core/autograd/anomaly_mode.h"
 #include "core/cuda_context.h"
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace kiln::apps {
 
@@ -41,6 +42,8 @@ Config flags_from_text(const std::string& text) {
     if (end == std::string::npos) end = text.size();
     const std::string line = text.substr(start, end - start);
     const size_t eq = line.find('=');
+    // Only a damaged file has a line that is not name=value (flags_text writes none): never skipped unsaid.
+    KILN_CHECK(eq != std::string::npos || line.empty(), "the line '", printable(line), "' is not name=value");
     if (eq != std::string::npos) {
       std::string value;
       for (size_t i = eq + 1; i < line.size(); ++i) {
@@ -96,12 +99,17 @@ const std::map<std::string, std::vector<std::string>>& model_train_flags() {
   return flags;
 }
 
-cli::Args train_args(int argc, char** argv, int first, const std::string& model) {
+std::vector<std::string> train_flag_names(const std::string& model) {
   std::vector<std::string> names = {"data", "out", "device", "seed", "steps", "epochs", "batch", "lr",
                                     "sample-every", "checkpoint-every", "log-every", "limit",
                                     "on-nan", "nan-limit", "spike-factor"};
   const std::vector<std::string>& own = model_train_flags().at(model);
   names.insert(names.end(), own.begin(), own.end());
+  return names;
+}
+
+cli::Args train_args(int argc, char** argv, int first, const std::string& model) {
+  const std::vector<std::string> names = train_flag_names(model);
   try {
     return cli::Args(argc, argv, first, names, kTrainSwitches);
   } catch (const cli::UnknownFlag& e) {
@@ -118,6 +126,7 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   // Recorded absolute, so that sample, eval and resume find the data from any working directory.
   if (!o.data.empty()) o.data = std::filesystem::absolute(o.data).lexically_normal().string();
   o.out = args.get_string("out", o.out);
+  check_run_folder_path(o.out);  // before any data is read
   o.device = parse_device(args.get_string("device", "auto"));
   o.seed = uint64_t(args.get_int("seed", int64_t(o.seed), 0, int64_t(1) << 62));
   if (args.has("steps") && args.has("epochs")) throw cli::UsageError("give --steps or --epochs, not both");

@@ -44,6 +44,8 @@ inline const std::vector<std::string> kTrainSwitches = {"resume", "deterministic
 // The flags each model takes beyond the shared ones, by model name: one table for the parsers and for
 // the message that names the models a misplaced flag belongs to.
 const std::map<std::string, std::vector<std::string>>& model_train_flags();
+// The names of the flags of `kiln train MODEL` that take a value (kTrainSwitches are the others).
+std::vector<std::string> train_flag_names(const std::string& model);
 // The flags of `kiln train MODEL`: the shared ones, the model's own and the switches. A flag of another
 // model is a usage error that says so: "--ema does not apply to gpt (it is a flag of dcgan)".
 cli::Args train_args(int argc, char** argv, int first, const std::string& model);
@@ -53,7 +55,7 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions defaults);
 void check_batch_fits(int64_t batch, int64_t examples, const std::string& data);
 // The recorded flags as "name=value" lines (config.json's "flags"), and back.
 std::string flags_text(const Config& flags);
-Config flags_from_text(const std::string& text);
+Config flags_from_text(const std::string& text);  // a line that is not name=value: kiln::Error
 // The shortest text that reads back as exactly `v` (for values recorded in config.json).
 std::string exact_number(double v);
 // "auto", "cpu", "cuda", "cuda:N".

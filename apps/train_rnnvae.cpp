@@ -51,8 +51,8 @@ int train_rnnvae(int argc, char** argv, int first) {
   const Specials sp(data.vocab);
   KILN_CHECK(data.text.id_of('\n') >= 0, "the corpus has no line breaks to split sentences at");
   const int64_t newline = data.text.id_of('\n');
-  Sentences train = sentences_of(data.train, newline, max_len, sp, "training");
-  Sentences val = sentences_of(data.validation, newline, max_len, sp, "validation");
+  Sentences train = sentences_of(data.train, newline, max_len, sp, "training", data.description);
+  Sentences val = sentences_of(data.validation, newline, max_len, sp, "validation", data.description);
   KILN_CHECK(val.count >= 2, "the validation part of the corpus (its last 10%) has ", val.count,
              " usable sentences; the sentence VAE needs at least 2 (lines of 8 to ", max_len, " symbols)");
   models::RnnVaeConfig c{.vocab = sp.vocab,

@@ -15,9 +15,9 @@ void append_hex_escape(std::string& out, uint8_t byte) {
   out += text;
 }
 
-}  // namespace
-
-std::string printable(std::string_view bytes, size_t max_bytes) {
+// `text` (its first max_bytes) with every byte a terminal would obey escaped; with `keep_layout`, line
+// breaks, tabs and backslashes pass as they are (text shown as text, not quoted in a message).
+std::string escaped(std::string_view bytes, size_t max_bytes, bool keep_layout) {
   const size_t size = bytes.size() < max_bytes ? bytes.size() : max_bytes;
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   std::string out;
@@ -38,6 +38,11 @@ std::string printable(std::string_view bytes, size_t max_bytes) {
       }
       continue;
     }
+    if (keep_layout && (byte == '\n' || byte == '\t' || byte == '\\')) {
+      out += char(byte);
+      ++i;
+      continue;
+    }
     switch (byte) {
       case '\n': out += "\\n"; break;
       case '\t': out += "\\t"; break;
@@ -52,5 +57,11 @@ std::string printable(std::string_view bytes, size_t max_bytes) {
   if (bytes.size() > max_bytes) out += "...";
   return out;
 }
+
+}  // namespace
+
+std::string printable(std::string_view bytes, size_t max_bytes) { return escaped(bytes, max_bytes, false); }
+
+std::string printable_text(std::string_view text) { return escaped(text, text.size(), true); }
 
 }  // namespace kiln

@@ -13,4 +13,8 @@ namespace kiln {
 // of an invalid UTF-8 sequence as \xNN. Longer than `max_bytes` input bytes: cut there, with "..." after.
 std::string printable(std::string_view bytes, size_t max_bytes = 80);
 
+// Text from a file shown whole as text (a generated sample that echoes its corpus): escaped the same way,
+// except that line breaks, tabs and backslashes stay as they are; nothing is cut.
+std::string printable_text(std::string_view text);
+
 }  // namespace kiln

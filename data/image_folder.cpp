@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "data/folder_files.h"
 #include "data/image_io.h"
 #include "data/skipped_files.h"
 
@@ -31,13 +32,12 @@ ImageFolder load_image_folder(const std::string& root, const ImageFolderOptions&
              " is out of range (1 to 4096)");
   KILN_CHECK(!fs::exists(root) || fs::is_directory(root), "image folder '", root, "' is a file, not a folder");
   KILN_CHECK(fs::is_directory(root), "image folder '", root, "' does not exist");
-  std::vector<fs::path> paths;
-  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied);
-       it != fs::recursive_directory_iterator(); ++it)
-    if (it->is_regular_file() && is_image_file(it->path())) paths.push_back(it->path());
-  std::sort(paths.begin(), paths.end());
+  FolderFiles found = folder_files(root, {.wanted = is_image_file});
+  const std::vector<fs::path>& paths = found.files;
 
   ImageFolder folder;
+  folder.skipped = std::move(found.skipped);
+  const size_t left_out = folder.skipped.size();  // by the walk (links to folders, unreadable folders, ...)
   std::map<std::string, int64_t> class_index;
   auto class_of = [&](const fs::path& p) {  // the subfolder under root, "" for images in root itself
     const fs::path parent = p.parent_path().lexically_relative(root);
@@ -64,7 +64,9 @@ ImageFolder load_image_folder(const std::string& root, const ImageFolderOptions&
     folder.files.push_back(p.string());
   }
   KILN_CHECK(!labels.empty(), "image folder '", root, "' has no usable images (", paths.size(),
-             " image files found, ", folder.skipped.size(), " could not be decoded)", first_skipped(folder.skipped));
+             " image files found, ", folder.skipped.size() - left_out, " could not be decoded",
+             left_out ? ", " + std::to_string(left_out) + " other entries left out" : std::string(), ")",
+             first_skipped(folder.skipped));
   const int64_t n = int64_t(labels.size());
   folder.data.images = from_vector(pixels, {n, options.channels, options.size, options.size});
   folder.data.labels = from_vector(labels, {n}, {.dtype = DType::Int64});

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/serialization/atomic_file.h"
 #include "data/file_bytes.h"
 
@@ -157,7 +158,9 @@ MidiFile parse_midi(const std::vector<uint8_t>& bytes, const std::string& name) 
   Reader in(bytes, name);
   const size_t size = bytes.size();
   KILN_CHECK(!bytes.empty(), "'", name, "' is not a MIDI file: it is empty");
-  KILN_CHECK(in.tag("MThd"), "'", name, "' is not a MIDI file: it does not start with \"MThd\"");
+  KILN_CHECK(in.tag("MThd"), "'", name, "' is not a MIDI file: it starts with \"",
+             printable(std::string_view(reinterpret_cast<const char*>(bytes.data()), std::min<size_t>(size, 4))),
+             "\", not \"MThd\"");
   in.seek(4);
   const uint32_t header_length = in.be(4, size, "the header length");
   if (header_length < 6) in.fail("header chunk of ", header_length, " bytes (at least 6)");
@@ -187,12 +190,14 @@ MidiFile parse_midi(const std::vector<uint8_t>& bytes, const std::string& name) 
     if (size - in.pos() < 8 && int(file.tracks.size()) >= ntracks) break;
     const bool is_track = in.tag("MTrk");
     in.need(8, size, "a chunk header");
+    // The chunk's four-letter type, quoted when it names one in a message: any bytes at all in a bad file.
+    const std::string type = printable(std::string_view(reinterpret_cast<const char*>(&bytes[in.pos()]), 4));
     in.seek(in.pos() + 4);
     const uint32_t length = in.be(4, size, "a chunk length");
     const size_t end = in.pos() + length;
     if (end > size) {
-      KILN_FAIL("MIDI file '", name, "' is truncated: a ", is_track ? "track" : "chunk", " at byte ", in.pos() - 8,
-                " promises ", length, " bytes, only ", size - in.pos(), " remain");
+      KILN_FAIL("MIDI file '", name, "' is truncated: a ", is_track ? "track" : "chunk", " (\"", type, "\") at byte ",
+                in.pos() - 8, " promises ", length, " bytes, only ", size - in.pos(), " remain");
     }
     if (is_track) file.tracks.push_back(parse_track(in, end));
     in.seek(end);  // unknown chunks are skipped, and bytes after a track's end-of-track too

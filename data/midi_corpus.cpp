@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "data/folder_files.h"
 #include "data/midi.h"
 #include "data/midi_tokens.h"
 #include "data/skipped_files.h"
@@ -63,9 +64,9 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& paths, double valida
       files.emplace_back(path, true);
       continue;
     }
-    for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied);
-         it != fs::recursive_directory_iterator(); ++it)
-      if (it->is_regular_file() && is_midi_file(it->path())) files.emplace_back(it->path(), false);
+    FolderFiles found = folder_files(path, {.wanted = is_midi_file});
+    for (const fs::path& p : found.files) files.emplace_back(p, false);
+    corpus.skipped.insert(corpus.skipped.end(), found.skipped.begin(), found.skipped.end());
   }
   KILN_CHECK(any_exists, "MIDI corpus ", paths_text(paths), " does not exist",
              is_default ? " (install Debian's planetblupi-music-midi and pianobooster packages, or pass --data "

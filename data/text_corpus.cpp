@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "data/file_bytes.h"
+#include "data/folder_files.h"
 #include "data/skipped_files.h"
 #include "data/token_split.h"
 
@@ -64,22 +65,18 @@ std::string TextCorpus::decode(const std::vector<int64_t>& ids) const {
 
 namespace {
 
-// The files of a folder the corpus takes, sorted by path; fortune index files go to `index_files`.
-std::vector<fs::path> text_files(const fs::path& dir, std::vector<std::string>& index_files) {
+// The files of a folder the corpus takes, sorted by path; fortune index files go to `index_files`, and
+// what the walk left out (links to folders, unreadable folders, second names of a file) to `skipped`.
+std::vector<fs::path> text_files(const fs::path& dir, std::vector<std::string>& index_files,
+                                 std::vector<std::string>& skipped) {
+  FolderFiles found = folder_files(dir, {.skip_hidden = true});
+  skipped = std::move(found.skipped);
   std::vector<fs::path> files;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied);
-       it != fs::recursive_directory_iterator(); ++it) {
-    const fs::path& p = it->path();
-    const bool hidden = p.filename().string().starts_with(".");
-    if (it->is_directory() && hidden) it.disable_recursion_pending();
-    if (hidden || it->is_symlink() || !it->is_regular_file()) continue;
-    if (p.extension() == ".dat") {
+  for (const fs::path& p : found.files)
+    if (p.extension() == ".dat")
       index_files.push_back(p.string());
-      continue;
-    }
-    files.push_back(p);
-  }
-  std::sort(files.begin(), files.end());
+    else
+      files.push_back(p);
   return files;
 }
 
@@ -98,7 +95,7 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction)
     corpus.files.push_back(file);
   };
   if (fs::is_directory(path)) {
-    for (const fs::path& p : text_files(path, corpus.index_files)) {
+    for (const fs::path& p : text_files(path, corpus.index_files, corpus.skipped)) {
       std::vector<uint8_t> bytes;
       try {
         bytes = read_file_bytes(p.string());

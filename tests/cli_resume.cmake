@@ -20,9 +20,12 @@ endfunction()
 kiln(0 train ${args} --steps 4 --out "${RUNS}/straight")
 kiln(0 train ${args} --steps 2 --out "${RUNS}/halves")
 refused(2 "has already trained 2 steps" "${RUNS}/halves/config.json" resume "${RUNS}/halves" --steps 2)
-# Runs made before 2026-11-22 recorded "limit=0" among their flags, which resume replays: still accepted.
+# Runs made before 2026-11-22 recorded "limit=0" among their flags, which resume replays, and runs made
+# before 2026-12-07 could record an empty value ("data=", from --data ''; these runs read the default
+# data): both still accepted.
 file(READ "${RUNS}/halves/config.json" config)
 string(REPLACE "\"flags\": \"" "\"flags\": \"limit=0\\n" config "${config}")
+string(REGEX REPLACE "(\"flags\": \"[^\"]*)\"" "\\1\\\\ndata=\"" config "${config}")
 file(WRITE "${RUNS}/halves/config.json" "${config}")
 # What a writer killed in the middle of a checkpoint or a sample leaves behind goes at the resume.
 file(WRITE "${RUNS}/halves/.checkpoint.safetensors.tmp.99999.0.1" "half a checkpoint")

@@ -1,6 +1,7 @@
 # Run folders that are not as kiln left them, for the bad-input tests:
 #   MODE=corrupt_config: a copy of run RUN's config.json in DIR, with KEY set to VALUE; `kiln ARGS DIR`
-#     must exit 1 naming config.json, the key and the value.
+#     must exit 1 naming config.json, the key and the value (or print EXPECT, when given), and leave
+#     config.json as it was; WITH_WEIGHTS=1 copies the run's model.safetensors too.
 #   MODE=out_not_empty: `kiln ARGS --out DIR/` with DIR holding a file of the user's must leave that file
 #     alone and train into DIR-2.
 #   MODE=newline_in_data: `kiln ARGS --data D` with a line break in D's name, then `kiln resume`;
@@ -17,8 +18,18 @@ if(MODE STREQUAL "corrupt_config")
   file(READ "${RUN}/config.json" config)
   string(REGEX REPLACE "\"${KEY}\": \"[^\"]*\"" "\"${KEY}\": \"${VALUE}\"" config "${config}")
   file(WRITE "${DIR}/config.json" "${config}")
+  if(WITH_WEIGHTS)  # for a value read after the weights (written once, when the run ended)
+    file(COPY_FILE "${RUN}/model.safetensors" "${DIR}/model.safetensors")
+  endif()
   kiln(1 ${args} "${DIR}")
-  expect_match("${err}" "config.json': '${KEY}' is '${VALUE}', expected")
+  if(NOT DEFINED EXPECT)
+    set(EXPECT "config.json': '${KEY}' is '${VALUE}', expected")
+  endif()
+  expect_match("${err}" "${EXPECT}")
+  file(READ "${DIR}/config.json" after)
+  if(NOT after STREQUAL config)
+    message(FATAL_ERROR "the refused command changed ${DIR}/config.json")
+  endif()
 elseif(MODE STREQUAL "out_not_empty")
   file(REMOVE_RECURSE "${DIR}" "${DIR}-2")
   file(WRITE "${DIR}/model.safetensors" "the user's file")

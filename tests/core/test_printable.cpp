@@ -21,3 +21,9 @@ TEST_CASE("printable cuts long input and says so", "[printable]") {
   CHECK(printable(std::string(100, 'x'), 10) == std::string(10, 'x') + "...");
   CHECK(printable("short", 10) == "short");
 }
+
+TEST_CASE("printable_text keeps the layout of text and escapes what a terminal obeys", "[printable]") {
+  CHECK(printable_text("two\tcolumns\nand a \\ line\n") == "two\tcolumns\nand a \\ line\n");
+  CHECK(printable_text("caf\xC3\xA9 \x1b[2Jgone\r") == "caf\xC3\xA9 \\x1b[2Jgone\\r");
+  CHECK(printable_text(std::string(200, 'x')) == std::string(200, 'x'));  // never cut
+}

@@ -128,6 +128,24 @@ TEST_CASE("MIDI: corrupt files are reported with their name and what is wrong", 
   CHECK_THROWS_WITH_TEXT(read_midi("/nonexistent/kiln.mid"), "cannot open '/nonexistent/kiln.mid'");
 }
 
+TEST_CASE("MIDI: bytes of a bad file are quoted printably in the message", "[data][midi]") {
+  // An ESC sequence where the header or a chunk type should be must not reach the terminal as it is.
+  const std::vector<uint8_t> not_midi = {0x1B, '[', '2', 'J', 'x', 'x'};
+  CHECK_THROWS_WITH_TEXT(parse_midi(not_midi, "clear.mid"), "it starts with \"\\x1b[2J\", not \"MThd\"");
+  std::vector<uint8_t> chunk = one_track_file(two_notes_body());
+  // A chunk whose type is an ESC sequence, promising 100 bytes and holding 2.
+  for (uint8_t b : std::vector<uint8_t>{0x1B, '[', '2', 'J', 0, 0, 0, 100, 1, 2}) chunk.push_back(b);
+  CHECK_THROWS_WITH_TEXT(parse_midi(chunk, "chunk.mid"), "a chunk (\"\\x1b[2J\") at byte");
+  for (const auto& bytes : {not_midi, chunk}) {
+    try {
+      parse_midi(bytes, "x.mid");
+      FAIL("parsed");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find('\x1b') == std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("MIDI tokens: notes on the 10 ms grid survive encode → decode exactly", "[data][midi]") {
   namespace mt = midi_tokens;
   std::vector<Note> notes = {{60, 100, 0.0, 0.5, 0}, {64, 100, 0.0, 0.25, 0}, {67, 40, 0.25, 2.75, 0},
