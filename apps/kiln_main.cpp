@@ -15,6 +15,7 @@
 #include "apps/train_mlp.h"
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/out_of_memory.h"
 #include "core/ops/op_table.h"
 #include "data/idx.h"
 
@@ -104,8 +105,8 @@ int main(int argc, char** argv) {
   // Past the file size limit (ulimit -f) a write should fail with EFBIG, which the writers report with
   // the file's name (removing their temporary files), rather than end the process without a word.
   std::signal(SIGXFSZ, SIG_IGN);
+  std::string cmd = argc > 1 ? argv[1] : "help";
   try {
-    std::string cmd = argc > 1 ? argv[1] : "help";
     bool show_help = kiln::apps::wants_help(argc, argv, 1);  // --help or -h anywhere
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {  // kiln help [COMMAND]
       show_help = true;
@@ -130,6 +131,9 @@ int main(int argc, char** argv) {
   } catch (const kiln::cli::UsageError& e) {
     std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", e.what());
     return 2;
+  } catch (const std::bad_alloc&) {  // never a bare "std::bad_alloc"; checkpoints already written stay as they are
+    std::fprintf(stderr, "kiln: error: %s\n", kiln::bad_alloc_message("running 'kiln " + cmd + "'").c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kiln: error: %s\n", e.what());
     return 1;

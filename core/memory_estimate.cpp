@@ -1,0 +1,112 @@
+#include "core/memory_estimate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/allocator.h"
+#include "core/error.h"
+#include "core/out_of_memory.h"
+#include "core/tensor.h"
+
+namespace kiln {
+namespace {
+
+// What the allocator's count misses: malloc's bookkeeping and page rounding, scratch buffers of the BLAS
+// and of kernels, the loader's batch, the progress line and the report. Measured against the peak
+// resident size of real runs (docs/architecture.md, "Memory").
+constexpr double kMarginFactor = 1.15;
+constexpr uint64_t kMarginBytes = uint64_t(96) << 20;
+
+// Keeps the cap it set for its lifetime only: the search must not cap the run that follows it.
+class CapGuard {
+ public:
+  CapGuard(Device device, size_t cap) : device_(device), previous_(memory_cap(device)) { set_memory_cap(device, cap); }
+  ~CapGuard() { set_memory_cap(device_, previous_); }
+  CapGuard(const CapGuard&) = delete;
+  CapGuard& operator=(const CapGuard&) = delete;
+
+ private:
+  Device device_;
+  size_t previous_;
+};
+
+}  // namespace
+
+uint64_t StepMemory::at(int64_t batch) const {
+  return uint64_t(std::max(0.0, fixed + per_example * double(batch)));
+}
+
+uint64_t measured_peak(const BatchStep& probe, int64_t batch) {
+  const Device cpu = Device::cpu();
+  const size_t before = memory_counters(cpu).allocated;
+  reset_memory_peak(cpu);
+  probe(batch);
+  const size_t peak = memory_counters(cpu).peak;
+  return peak > before ? peak - before : 0;
+}
+
+StepMemory measure_step_memory(const BatchStep& probe, int64_t small) {
+  const double a = double(measured_peak(probe, small)), b = double(measured_peak(probe, 2 * small));
+  StepMemory m;
+  m.per_example = std::max(0.0, (b - a) / double(small));
+  m.fixed = std::max(0.0, a - m.per_example * double(small));
+  return m;
+}
+
+uint64_t run_needs(const StepMemory& step, int64_t batch, uint64_t state_bytes) {
+  return uint64_t(double(step.at(batch) + state_bytes) * kMarginFactor) + kMarginBytes;
+}
+
+int64_t largest_batch_within(const StepMemory& step, uint64_t state_bytes, uint64_t free_bytes) {
+  if (run_needs(step, 1, state_bytes) > free_bytes) return 0;
+  if (step.per_example <= 0.0) return int64_t(1) << 20;
+  // needs(b) = (fixed + per_example·b + state)·factor + margin ≤ free
+  const double room = (double(free_bytes - kMarginBytes) / kMarginFactor) - step.fixed - double(state_bytes);
+  int64_t batch = std::max<int64_t>(1, int64_t(room / step.per_example));
+  while (batch > 1 && run_needs(step, batch, state_bytes) > free_bytes) --batch;  // rounding
+  return std::min<int64_t>(batch, int64_t(1) << 20);
+}
+
+void check_run_fits(const StepMemory& step, int64_t batch, uint64_t state_bytes, const MemoryBudget& budget) {
+  const uint64_t needs = run_needs(step, batch, state_bytes);
+  if (needs <= budget.free) return;
+  const int64_t fits = largest_batch_within(step, state_bytes, budget.free);
+  KILN_FAIL("not enough memory: this run needs about ", format_bytes(needs), " more at --batch ", batch,
+            " (measured: ", format_bytes(step.at(batch)), " for a step, ", format_bytes(state_bytes),
+            " of optimizer state, plus a margin), but only ", format_bytes(budget.free), " of the ",
+            format_bytes(budget.limit), " limit is left (", budget.source, "); ",
+            fits > 0 ? "--batch " + std::to_string(fits) + " fits (or --batch auto)"
+                     : std::string("not even --batch 1 fits: use a smaller model or raise the limit"),
+            "; nothing was changed");
+}
+
+void check_training_memory(const BatchStep& probe, Device device, int64_t batch, uint64_t state_bytes) {
+  if (!device.is_cpu()) return;
+  const StepMemory step = measure_step_memory(probe);
+  check_run_fits(step, batch, state_bytes, memory_budget());  // after the probe: its threads are counted
+}
+
+int64_t choose_auto_batch(const BatchStep& probe, Device device, int64_t upper, uint64_t state_bytes) {
+  int64_t batch = 0;
+  if (device.is_cpu()) {
+    // Under a cap of what the limit leaves (less the optimizer's state and the margin), so that running out
+    // is kiln's exception rather than the kernel's kill; started at the estimate, so no step is run that
+    // the estimate already rules out.
+    const StepMemory step = measure_step_memory(probe);
+    const MemoryBudget budget = memory_budget();
+    const int64_t estimate = largest_batch_within(step, state_bytes, budget.free);
+    if (estimate == 0) check_run_fits(step, 1, state_bytes, budget);  // throws, with the numbers
+    const uint64_t room = budget.free > run_needs({}, 0, state_bytes) ? budget.free - run_needs({}, 0, state_bytes) : 0;
+    const size_t held = memory_counters(device).allocated;
+    const size_t cap = budget.free == UINT64_MAX ? 0 : size_t(held + uint64_t(double(room) / kMarginFactor));
+    CapGuard guard(device, cap);
+    batch = largest_fitting_batch(std::min(upper, estimate), device, probe);
+  } else {
+    // The optimizer's state is held aside while searching: the first real step allocates it.
+    const Tensor reserved = empty({int64_t(state_bytes / 4) + 1}, {.device = device});
+    batch = largest_fitting_batch(upper, device, probe);
+  }
+  return batch;
+}
+
+}  // namespace kiln
