@@ -15,6 +15,7 @@
 #include "apps/train_mlp.h"
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/memory_estimate.h"
 #include "core/out_of_memory.h"
 #include "core/ops/op_table.h"
 #include "data/idx.h"
@@ -69,6 +70,12 @@ int resume(int argc, char** argv) {
     if (given_here(name)) throw kiln::cli::UsageError(std::string("--") + name + ": a resumed run stays in its folder");
   const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
   const kiln::apps::Config config = run.read_config();
+  {  // the sizes it will replay (its recorded flags over config.json's keys) against its weights, first
+    kiln::apps::Config sizes = config;
+    for (const auto& [name, value] : kiln::apps::flags_from_text(kiln::apps::config_value(run, config, "flags")))
+      if (sizes.count(name)) sizes[name] = value;
+    kiln::apps::check_config_against_weights(run, sizes);
+  }
   std::vector<std::string> words = {argv[0], "train", kiln::apps::config_value(run, config, "model")};
   // A length given here replaces the recorded one, in either unit: the run recorded its --epochs as the
   // --steps they came to, and `kiln resume RUN --epochs 20` must not meet that --steps ("not both").
@@ -118,6 +125,7 @@ int main(int argc, char** argv) {
       std::fputs(help, stdout);
       return 0;
     }
+    if (cmd != "ops") kiln::cap_cpu_memory_at_limit();  // out of memory: a message, not the kernel's kill
     if (cmd == "train") return train(argc, argv);
     if (cmd == "ops") return list_ops(argc, argv);
     if (cmd == "resume") return resume(argc, argv);
@@ -131,6 +139,10 @@ int main(int argc, char** argv) {
   } catch (const kiln::cli::UsageError& e) {
     std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", e.what());
     return 2;
+  } catch (const kiln::OutOfMemory& e) {
+    std::fprintf(stderr, "kiln: error: %s\nkiln: what a run had written before (its checkpoint) is kept; a smaller "
+                 "--batch (or --batch auto) or a smaller model needs less memory\n", e.what());
+    return 1;
   } catch (const std::bad_alloc&) {  // never a bare "std::bad_alloc"; checkpoints already written stay as they are
     std::fprintf(stderr, "kiln: error: %s\n", kiln::bad_alloc_message("running 'kiln " + cmd + "'").c_str());
     return 1;

@@ -109,7 +109,34 @@ std::string check_sizes_against_weights(const RunDir& run, const Config& config,
   return path;
 }
 
+// The sizes of `model`'s config.json that its weights fix, checked (see check_sizes_against_weights).
+std::string check_model_sizes(const RunDir& run, const Config& config, const std::string& model) {
+  if (model == "dcgan") {
+    // The first layer is a transposed convolution [latent, features × 4 (28×28) or × 8 (64×64), k, k].
+    const int64_t widen = config_int(run, config, "image_size", 28, 64) == 28 ? 4 : 8;
+    return check_sizes_against_weights(run, config, {{"latent", "net.0.weight", 0}, {"features", "net.0.weight", 1, widen}});
+  }
+  if (model == "vae") return check_sizes_against_weights(run, config, {{"latent", "mu.weight", 0}});
+  if (model == "gpt")
+    return check_sizes_against_weights(
+        run, config, {{"vocab", "wte.weight", 0}, {"width", "wte.weight", 1}, {"context", "wpe.weight", 0}},
+        {{"layers", "blocks."}});
+  if (model == "charrnn")
+    return check_sizes_against_weights(
+        run, config, {{"vocab", "emb.weight", 0}, {"embed", "emb.weight", 1}, {"hidden", "head.weight", 1}},
+        {{"layers", "rnn.weight_ih_l"}});
+  if (model == "rnnvae")
+    return check_sizes_against_weights(
+        run, config, {{"embed", "emb.weight", 1}, {"hidden", "head.weight", 1}, {"latent", "mu.weight", 0}});
+  return weights_file(run);
+}
+
 }  // namespace
+
+void check_config_against_weights(const RunDir& run, const Config& config) {
+  if (!fs::exists(run.file("model.safetensors"))) return;
+  check_model_sizes(run, config, config_value(run, config, "model"));
+}
 
 std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, Device device) {
   const Config config = run.read_config();
@@ -119,9 +146,7 @@ std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, 
   c.g_features = c.d_features = config_int(run, config, "features", 1, kMaxSize);
   c.channels = config_int(run, config, "channels", 1, 3);
   c.image_size = config_int(run, config, "image_size", 28, 64);
-  // The first layer is a transposed convolution [latent, features × 4 (28×28) or × 8 (64×64), k, k].
-  const std::string weights = check_sizes_against_weights(
-      run, config, {{"latent", "net.0.weight", 0}, {"features", "net.0.weight", 1, c.image_size == 28 ? 4 : 8}});
+  const std::string weights = check_model_sizes(run, config, "dcgan");
   auto g = std::make_shared<models::DcganGenerator>(c);
   load_weights(*g, weights);
   g->to(device);
@@ -132,7 +157,7 @@ std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, 
 std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device) {
   const Config config = run.read_config();
   check_model(run, config, "vae");
-  const std::string weights = check_sizes_against_weights(run, config, {{"latent", "mu.weight", 0}});
+  const std::string weights = check_model_sizes(run, config, "vae");
   auto vae = std::make_shared<models::ConvVAE>(config_int(run, config, "latent", 1, kMaxSize),
                                               config_int(run, config, "channels", 1, 3));
   load_weights(*vae, weights);
@@ -152,14 +177,7 @@ LanguageModel load_language_model(const RunDir& run, Device device) {
   lm.context = number("context");
   lm.vocab = number("vocab");
   const double dropout = config_double(run, config, "dropout", 0.0, 1.0);
-  const std::string weights =
-      lm.kind == "gpt"
-          ? check_sizes_against_weights(run, config,
-                                        {{"vocab", "wte.weight", 0}, {"width", "wte.weight", 1}, {"context", "wpe.weight", 0}},
-                                        {{"layers", "blocks."}})
-          : check_sizes_against_weights(run, config,
-                                        {{"vocab", "emb.weight", 0}, {"embed", "emb.weight", 1}, {"hidden", "head.weight", 1}},
-                                        {{"layers", "rnn.weight_ih_l"}});
+  const std::string weights = check_model_sizes(run, config, lm.kind);
   Generator init(0);  // the weights are replaced by the run's
   if (lm.kind == "gpt")
     lm.model = std::make_shared<models::GPT>(models::GptConfig{.vocab = lm.vocab,
@@ -188,8 +206,7 @@ SentenceVae load_sentence_vae(const RunDir& run, Device device, const std::strin
   SentenceVae s;
   s.data = load_run_data(run, "text", data);
   s.max_len = config_int(run, config, "max_len", 8, kMaxSize);
-  const std::string weights = check_sizes_against_weights(
-      run, config, {{"embed", "emb.weight", 1}, {"hidden", "head.weight", 1}, {"latent", "mu.weight", 0}});
+  const std::string weights = check_model_sizes(run, config, "rnnvae");
   Generator init(0);  // the weights are replaced by the run's
   s.vae = std::make_shared<models::RnnVAE>(models::RnnVaeConfig{.vocab = Specials(s.data.vocab).vocab,
                                                                 .embed = config_int(run, config, "embed", 1, kMaxSize),

@@ -17,6 +17,18 @@ namespace {
 constexpr double kMarginFactor = 1.15;
 constexpr uint64_t kMarginBytes = uint64_t(96) << 20;
 
+// What measuring needs at the least: the margin, and the 128 MiB work buffer OpenBLAS reserves at its first
+// product (when that reservation fails under an address-space limit, OpenBLAS waits forever for a buffer).
+constexpr uint64_t kRoomToMeasure = kMarginBytes + (uint64_t(128) << 20);
+
+// Refuses, before the probe runs, a run that has not even the room to be measured.
+void check_room_to_measure() {
+  const MemoryBudget budget = memory_budget();
+  KILN_CHECK(budget.free >= kRoomToMeasure, "not enough memory to start training: only ", format_bytes(budget.free),
+             " of the ", format_bytes(budget.limit), " limit is left (", budget.source, "), and kiln needs at least ",
+             format_bytes(kRoomToMeasure), " beside its model to run one step; raise the limit; nothing was changed");
+}
+
 // Keeps the cap it set for its lifetime only: the search must not cap the run that follows it.
 class CapGuard {
  public:
@@ -82,8 +94,15 @@ void check_run_fits(const StepMemory& step, int64_t batch, uint64_t state_bytes,
 
 void check_training_memory(const BatchStep& probe, Device device, int64_t batch, uint64_t state_bytes) {
   if (!device.is_cpu()) return;
+  check_room_to_measure();
   const StepMemory step = measure_step_memory(probe);
   check_run_fits(step, batch, state_bytes, memory_budget());  // after the probe: its threads are counted
+}
+
+void cap_cpu_memory_at_limit() {
+  const MemoryBudget budget = memory_budget();
+  if (budget.free == UINT64_MAX) return;
+  set_memory_cap(Device::cpu(), size_t(memory_counters(Device::cpu()).allocated + budget.free));
 }
 
 int64_t choose_auto_batch(const BatchStep& probe, Device device, int64_t upper, uint64_t state_bytes) {
@@ -92,6 +111,7 @@ int64_t choose_auto_batch(const BatchStep& probe, Device device, int64_t upper, 
     // Under a cap of what the limit leaves (less the optimizer's state and the margin), so that running out
     // is kiln's exception rather than the kernel's kill; started at the estimate, so no step is run that
     // the estimate already rules out.
+    check_room_to_measure();
     const StepMemory step = measure_step_memory(probe);
     const MemoryBudget budget = memory_budget();
     const int64_t estimate = largest_batch_within(step, state_bytes, budget.free);

@@ -42,6 +42,11 @@ void check_run_fits(const StepMemory& step, int64_t batch, uint64_t state_bytes,
 // out-of-memory is an exception, not the kernel's kill, so there the step itself reports it).
 void check_training_memory(const BatchStep& probe, Device device, int64_t batch, uint64_t state_bytes);
 
+// Caps kiln's CPU allocator at what it holds plus what the tightest memory limit leaves now (no cap when
+// there is no limit): past it an allocation throws kiln::OutOfMemory, which kiln reports, where the
+// kernel would otherwise kill the process without a word (exit 137) once the pages are touched.
+void cap_cpu_memory_at_limit();
+
 // `--batch auto`: the largest batch up to `upper` whose probe step runs (see the header comment).
 // On the CPU the search starts no higher than the measured estimate allows.
 int64_t choose_auto_batch(const BatchStep& probe, Device device, int64_t upper, uint64_t state_bytes);
