@@ -53,21 +53,23 @@ int train_dcgan(int argc, char** argv, int first) {
   config.channels = data.train.images.size(1);
   config.image_size = data.train.images.size(2);
   {  // memory: a step of throwaway networks, measured (core/memory_estimate.h); before any run folder exists
+    // Built outside the measured step (building allocates its own peak); gradients freed before each step.
+    Generator throwaway(0);  // not the run's generator: its draws initialize the real networks below
+    models::DcganGenerator g(config, throwaway);
+    models::DcganDiscriminator d(config, throwaway);
+    g.to(o.device);
+    d.to(o.device);
     const BatchStep probe = [&](int64_t batch) {
-      Generator throwaway(0);
-      models::DcganGenerator g(config, throwaway);
-      models::DcganDiscriminator d(config, throwaway);
-      g.to(o.device);
-      d.to(o.device);
+      g.zero_grad();
+      d.zero_grad();
       const Tensor real = data.train.images.slice(0, 0, std::min<int64_t>(batch, data.train.images.size(0))).to(o.device);
       Tensor fake = g.forward(randn({batch, config.latent}, {.device = o.device}, throwaway));
       const Tensor ones = full({batch}, 1.0, {.device = o.device});
       add(sum(d.forward(real)), sum(d.forward(fake.detach()))).backward();
       binary_cross_entropy_with_logits(d.forward(fake), ones).backward();
+      g.zero_grad();  // the next measurement starts from the same level
+      d.zero_grad();
     };
-    Generator unused(0);  // not the run's generator: its draws initialize the real networks below
-    models::DcganGenerator g(config, unused);  // for the parameter counts only
-    models::DcganDiscriminator d(config, unused);
     const uint64_t adam_state = uint64_t(g.parameter_count() + d.parameter_count()) * 2 * sizeof(float);
     const uint64_t ema_copies = uint64_t(g.parameter_count()) * 2 * sizeof(float);  // EMA and its generator
     if (o.batch == 0)

@@ -133,12 +133,15 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   }
   model_config["parameters"] = std::to_string(model->parameter_count());
   {  // memory: a forward and backward pass of a throwaway copy measures a step (core/memory_estimate.h)
+    // Built outside the measured step (building allocates its own peak); gradients freed before each step.
+    Generator throwaway(0);
+    const std::shared_ptr<UnaryModule> copy = build(throwaway);
     const BatchStep probe = [&](int64_t batch) {
-      Generator throwaway(0);
-      std::shared_ptr<UnaryModule> copy = build(throwaway);
+      copy->zero_grad();
       auto [x, y] = random_windows(data.train, batch, context, throwaway);
       Tensor logits = copy->forward(upload(x, o.device));
       cross_entropy(logits.reshape({batch * context, data.vocab}), upload(y, o.device).reshape({-1})).backward();
+      copy->zero_grad();  // the next measurement starts from the same level
     };
     const uint64_t adam_state = uint64_t(model->parameter_count()) * 2 * sizeof(float);  // m and v
     if (o.batch == 0)

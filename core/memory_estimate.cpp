@@ -29,6 +29,12 @@ void check_room_to_measure() {
              format_bytes(kRoomToMeasure), " beside its model to run one step; raise the limit; nothing was changed");
 }
 
+// The largest peak measuring may reach: an eighth of what the limit leaves (1 GiB without a limit).
+uint64_t measuring_limit() {
+  const uint64_t free = memory_budget().free;
+  return free == UINT64_MAX ? uint64_t(1) << 30 : free / 8;
+}
+
 // Keeps the cap it set for its lifetime only: the search must not cap the run that follows it.
 class CapGuard {
  public:
@@ -45,7 +51,10 @@ class CapGuard {
 }  // namespace
 
 uint64_t StepMemory::at(int64_t batch) const {
-  return uint64_t(std::max(0.0, fixed + per_example * double(batch)));
+  double bytes = fixed + per_example * double(batch);
+  if (batch > measured_batch && measured_batch > 0)
+    bytes = std::max(bytes, measured_bytes * double(batch) / double(measured_batch));
+  return uint64_t(std::max(0.0, bytes));
 }
 
 uint64_t measured_peak(const BatchStep& probe, int64_t batch) {
@@ -57,11 +66,19 @@ uint64_t measured_peak(const BatchStep& probe, int64_t batch) {
   return peak > before ? peak - before : 0;
 }
 
-StepMemory measure_step_memory(const BatchStep& probe, int64_t small) {
-  const double a = double(measured_peak(probe, small)), b = double(measured_peak(probe, 2 * small));
+StepMemory measure_step_memory(const BatchStep& probe, int64_t largest, uint64_t max_bytes, int64_t small) {
+  int64_t s = small;
+  double lower = double(measured_peak(probe, s)), upper = double(measured_peak(probe, 2 * s));
+  while (upper < 1.8 * lower && 2 * s < largest && upper < double(max_bytes) && s < (int64_t(1) << 20)) {
+    s *= 2;
+    lower = upper;
+    upper = double(measured_peak(probe, 2 * s));
+  }
   StepMemory m;
-  m.per_example = std::max(0.0, (b - a) / double(small));
-  m.fixed = std::max(0.0, a - m.per_example * double(small));
+  m.per_example = std::max(0.0, (upper - lower) / double(s));
+  m.fixed = std::max(0.0, lower - m.per_example * double(s));
+  m.measured_batch = 2 * s;
+  m.measured_bytes = upper;
   return m;
 }
 
@@ -70,13 +87,12 @@ uint64_t run_needs(const StepMemory& step, int64_t batch, uint64_t state_bytes) 
 }
 
 int64_t largest_batch_within(const StepMemory& step, uint64_t state_bytes, uint64_t free_bytes) {
-  if (run_needs(step, 1, state_bytes) > free_bytes) return 0;
-  if (step.per_example <= 0.0) return int64_t(1) << 20;
-  // needs(b) = (fixed + per_example·b + state)·factor + margin ≤ free
-  const double room = (double(free_bytes - kMarginBytes) / kMarginFactor) - step.fixed - double(state_bytes);
-  int64_t batch = std::max<int64_t>(1, int64_t(room / step.per_example));
-  while (batch > 1 && run_needs(step, batch, state_bytes) > free_bytes) --batch;  // rounding
-  return std::min<int64_t>(batch, int64_t(1) << 20);
+  int64_t fits = 0, fails = (int64_t(1) << 20) + 1;  // needs() grows with the batch: bisect
+  while (fails - fits > 1) {
+    const int64_t middle = fits + (fails - fits) / 2;
+    (run_needs(step, middle, state_bytes) <= free_bytes ? fits : fails) = middle;
+  }
+  return fits;
 }
 
 void check_run_fits(const StepMemory& step, int64_t batch, uint64_t state_bytes, const MemoryBudget& budget) {
@@ -95,7 +111,7 @@ void check_run_fits(const StepMemory& step, int64_t batch, uint64_t state_bytes,
 void check_training_memory(const BatchStep& probe, Device device, int64_t batch, uint64_t state_bytes) {
   if (!device.is_cpu()) return;
   check_room_to_measure();
-  const StepMemory step = measure_step_memory(probe);
+  const StepMemory step = measure_step_memory(probe, batch, measuring_limit());
   check_run_fits(step, batch, state_bytes, memory_budget());  // after the probe: its threads are counted
 }
 
@@ -112,7 +128,7 @@ int64_t choose_auto_batch(const BatchStep& probe, Device device, int64_t upper, 
     // is kiln's exception rather than the kernel's kill; started at the estimate, so no step is run that
     // the estimate already rules out.
     check_room_to_measure();
-    const StepMemory step = measure_step_memory(probe);
+    const StepMemory step = measure_step_memory(probe, upper, measuring_limit());
     const MemoryBudget budget = memory_budget();
     const int64_t estimate = largest_batch_within(step, state_bytes, budget.free);
     if (estimate == 0) check_run_fits(step, 1, state_bytes, budget);  // throws, with the numbers

@@ -1,8 +1,11 @@
 // Whether a training run fits in memory, decided before it allocates its step or touches its run folder.
 // What one step needs is measured, not guessed: a forward and backward pass of a throwaway copy of the
-// run's model (the probe) runs at two small batches while the CPU allocator counts its peak bytes, and
-// bytes = fixed + per_example · batch is fitted through them; the optimizer's state, which the first
-// step allocates, is added from the parameter count. The budget is what the tightest memory limit leaves
+// run's model (the probe) runs at growing batches while the CPU allocator counts its peak bytes. At small
+// batches the peak is the gradients' (a plateau); the batch doubles until the peak grows with it (nearly
+// doubles), or reaches the batch asked for, or an eighth of the memory left. The line through the last
+// two points gives the bytes up to the larger batch; beyond it, the bytes scaled in proportion from there
+// (an upper bound of that line), so an extrapolation errs on the safe side. The optimizer's state, which
+// the first step allocates, is added from the parameter count. The budget is what the tightest limit leaves
 // (core/memory_limit.h). `--batch auto` searches for the largest batch by trying the probe downward on
 // out-of-memory (core/batch_retry.h): on a GPU against the device's memory, on the CPU under an allocator
 // cap set from the memory limit, so that the same search is exercised and tested without a GPU.
@@ -18,15 +21,18 @@ namespace kiln {
 
 // Bytes one step allocates above what the run holds before it: fixed + per_example · batch.
 struct StepMemory {
-  double fixed = 0.0;
+  double fixed = 0.0;            // the line through the last two measurements
   double per_example = 0.0;
+  int64_t measured_batch = 0;    // the largest batch measured, and its peak bytes
+  double measured_bytes = 0.0;
   uint64_t at(int64_t batch) const;
 };
 
 // The peak bytes of kiln's CPU allocator above its level at the start, over probe(batch).
 uint64_t measured_peak(const BatchStep& probe, int64_t batch);
-// The fit through measured_peak at batches `small` and 2·small.
-StepMemory measure_step_memory(const BatchStep& probe, int64_t small = 2);
+// The measurement described above, from batch `small` up to at most `largest` (the batch asked for) and a
+// peak of `max_bytes`.
+StepMemory measure_step_memory(const BatchStep& probe, int64_t largest, uint64_t max_bytes, int64_t small = 2);
 
 // What the run needs at `batch` (the step, plus `state_bytes` the first optimizer step allocates, plus a
 // margin for what the allocator does not see: malloc's own overhead, kernels' scratch buffers), and the

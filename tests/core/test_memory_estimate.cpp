@@ -87,18 +87,36 @@ TEST_CASE("memory: largest_fitting_batch finds the largest batch under a cap", "
   CHECK_THROWS_AS(largest_fitting_batch(64, cpu, mib_step), OutOfMemory);
 }
 
-TEST_CASE("memory: a step is measured as fixed + per_example times batch", "[memory]") {
-  const StepMemory m = measure_step_memory([](int64_t batch) {
-    Tensor fixed = empty({3 * kMiB / 4});
-    Tensor per_example = empty({batch * kMiB / 4});
-  });
+TEST_CASE("memory: a step is measured past the gradients' plateau, and extrapolated on the safe side", "[memory]") {
+  // 3 MiB of "gradients" at the end of the step, after activations of 1 MiB per example are freed: at
+  // small batches the peak is the 3 MiB plateau, which a fit through batches 2 and 4 takes for all.
+  const BatchStep step = [](int64_t batch) {
+    { Tensor activations = empty({batch * kMiB / 4}); }
+    Tensor gradients = empty({3 * kMiB / 4});
+  };
+  const StepMemory m = measure_step_memory(step, 1 << 20, uint64_t(1) << 30);
+  CHECK(m.measured_batch == 8);  // 2: 3, 4: 4, 8: 8 MiB, nearly doubled
   CHECK(m.per_example == Approx(double(kMiB)));
-  CHECK(m.fixed == Approx(3.0 * double(kMiB)));
-  CHECK(m.at(10) == uint64_t(13 * kMiB));
+  CHECK(m.at(6) == uint64_t(6 * kMiB));
+  CHECK(m.at(100) == uint64_t(100 * kMiB));
+  // A plain line (fixed 3 MiB + 1 MiB per example, held together): past the measured batch, the bytes
+  // scaled in proportion bound the line from above.
+  const StepMemory line = measure_step_memory(
+      [](int64_t batch) {
+        Tensor fixed = empty({3 * kMiB / 4});
+        Tensor per_example = empty({batch * kMiB / 4});
+      },
+      1 << 20, uint64_t(1) << 30);
+  CHECK(line.at(line.measured_batch) == uint64_t((3 + line.measured_batch) * kMiB));
+  CHECK(line.at(2 * line.measured_batch) >= uint64_t((3 + 2 * line.measured_batch) * kMiB));
+  CHECK(line.at(2 * line.measured_batch) <= uint64_t((6 + 2 * line.measured_batch) * kMiB));
+  // Measuring stops at the batch asked for.
+  CHECK(measure_step_memory(step, 4, uint64_t(1) << 30).measured_batch == 4);
 }
 
 TEST_CASE("memory: a run that does not fit is refused with the numbers and the batch that fits", "[memory]") {
-  const StepMemory step{.fixed = 0.0, .per_example = 10.0 * double(kMiB)};
+  const StepMemory step{.fixed = 0.0, .per_example = 10.0 * double(kMiB), .measured_batch = 1000,
+                        .measured_bytes = 1000 * 10.0 * double(kMiB)};
   const MemoryBudget budget{uint64_t(2) << 30, uint64_t(1) << 30, "RLIMIT_AS (ulimit -v)"};
   const int64_t fits = largest_batch_within(step, 0, budget.free);
   CHECK(fits > 60);
