@@ -15,6 +15,8 @@
 #include "apps/train_mlp.h"
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/memory_estimate.h"
+#include "core/out_of_memory.h"
 #include "core/printable.h"
 #include "core/ops/op_table.h"
 #include "data/idx.h"
@@ -70,6 +72,12 @@ int resume(int argc, char** argv) {
   const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
   const kiln::apps::Config config = run.read_config();
   const std::string model = kiln::apps::run_model(run, config);
+  {  // the sizes it will replay (its recorded flags over config.json's keys) against its weights, first
+    kiln::apps::Config sizes = config;
+    for (const auto& [name, value] : kiln::apps::flags_from_text(kiln::apps::config_value(run, config, "flags")))
+      if (sizes.count(name)) sizes[name] = value;
+    kiln::apps::check_config_against_weights(run, sizes);
+  }
   std::vector<std::string> words = {argv[0], "train", model};
   // A length given here replaces the recorded one, in either unit: the run recorded its --epochs as the
   // --steps they came to, and `kiln resume RUN --epochs 20` must not meet that --steps ("not both").
@@ -135,8 +143,8 @@ int main(int argc, char** argv) {
   // Past the file size limit (ulimit -f) a write should fail with EFBIG, which the writers report with
   // the file's name (removing their temporary files), rather than end the process without a word.
   std::signal(SIGXFSZ, SIG_IGN);
+  std::string cmd = argc > 1 ? argv[1] : "help";
   try {
-    std::string cmd = argc > 1 ? argv[1] : "help";
     bool show_help = kiln::apps::wants_help(argc, argv, 1);  // --help or -h anywhere
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {  // kiln help [COMMAND]
       show_help = true;
@@ -148,6 +156,7 @@ int main(int argc, char** argv) {
       std::fputs(help, stdout);
       return 0;
     }
+    if (cmd != "ops") kiln::cap_cpu_memory_at_limit();  // out of memory: a message, not the kernel's kill
     if (cmd == "train") return train(argc, argv);
     if (cmd == "ops") return list_ops(argc, argv);
     if (cmd == "resume") return resume(argc, argv);
@@ -161,6 +170,13 @@ int main(int argc, char** argv) {
   } catch (const kiln::cli::UsageError& e) {  // messages quote paths and values: printable, whatever they hold
     std::fprintf(stderr, "kiln: %s\nrun 'kiln help' for usage\n", kiln::printable_text(e.what()).c_str());
     return 2;
+  } catch (const kiln::OutOfMemory& e) {
+    std::fprintf(stderr, "kiln: error: %s\nkiln: what a run had written before (its checkpoint) is kept; a smaller "
+                 "--batch (or --batch auto) or a smaller model needs less memory\n", kiln::printable_text(e.what()).c_str());
+    return 1;
+  } catch (const std::bad_alloc&) {  // never a bare "std::bad_alloc"; checkpoints already written stay as they are
+    std::fprintf(stderr, "kiln: error: %s\n", kiln::bad_alloc_message("running 'kiln " + cmd + "'").c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kiln: error: %s\n", kiln::printable_text(e.what()).c_str());
     return 1;

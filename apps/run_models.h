@@ -27,6 +27,12 @@ double config_double(const RunDir& run, const Config& config, const std::string&
 // run's model was trained with (apps/vocabulary.h).
 TokenData load_run_data(const RunDir& run, const std::string& corpus, const std::string& path);
 
+// The sizes config.json gives (hidden, width, layers, latent, ...) against the shapes in the run's
+// model.safetensors, before any model is built from them: an edited `hidden: 100000` is an error naming
+// config.json and the key, not a 14 GB allocation. Nothing to check while the run has no weights file.
+// The load_* functions below check the same first.
+void check_config_against_weights(const RunDir& run, const Config& config);
+
 std::shared_ptr<models::DcganGenerator> load_dcgan_generator(const RunDir& run, Device device);
 std::shared_ptr<models::ConvVAE> load_vae(const RunDir& run, Device device);
 // A language model run (gpt or charrnn): the network, and what it reads.

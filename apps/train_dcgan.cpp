@@ -11,6 +11,7 @@
 #include "apps/resumable.h"
 #include "apps/training_run.h"
 #include "core/autograd/grad_mode.h"
+#include "core/memory_estimate.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
 #include "data/image_grid.h"
@@ -51,6 +52,31 @@ int train_dcgan(int argc, char** argv, int first) {
   ImageData data = load_image_data(o.data, o.limit, true, folder_options);
   config.channels = data.train.images.size(1);
   config.image_size = data.train.images.size(2);
+  {  // memory: a step of throwaway networks, measured (core/memory_estimate.h); before any run folder exists
+    // Built outside the measured step (building allocates its own peak); gradients freed before each step.
+    Generator throwaway(0);  // not the run's generator: its draws initialize the real networks below
+    models::DcganGenerator g(config, throwaway);
+    models::DcganDiscriminator d(config, throwaway);
+    g.to(o.device);
+    d.to(o.device);
+    const BatchStep probe = [&](int64_t batch) {
+      g.zero_grad();
+      d.zero_grad();
+      const Tensor real = data.train.images.slice(0, 0, std::min<int64_t>(batch, data.train.images.size(0))).to(o.device);
+      Tensor fake = g.forward(randn({batch, config.latent}, {.device = o.device}, throwaway));
+      const Tensor ones = full({batch}, 1.0, {.device = o.device});
+      add(sum(d.forward(real)), sum(d.forward(fake.detach()))).backward();
+      binary_cross_entropy_with_logits(d.forward(fake), ones).backward();
+      g.zero_grad();  // the next measurement starts from the same level
+      d.zero_grad();
+    };
+    const uint64_t adam_state = uint64_t(g.parameter_count() + d.parameter_count()) * 2 * sizeof(float);
+    const uint64_t ema_copies = uint64_t(g.parameter_count()) * 2 * sizeof(float);  // EMA and its generator
+    if (o.batch == 0)
+      o.batch = auto_batch(probe, o.device, data.train.images.size(0), adam_state + ema_copies);
+    else if (o.batch <= data.train.images.size(0))
+      check_training_memory(probe, o.device, o.batch, adam_state + ema_copies);
+  }
   check_batch_fits(o.batch, data.train.images.size(0), data.description);
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   if (o.epochs == 0 && !args.has("steps")) {

@@ -5,6 +5,7 @@
 //   gpt      AdamW(β = (0.9, 0.99), weight decay 0.1), linear warm-up then cosine decay to lr/10
 //   charrnn  Adam, gradient clipping at global norm 1.0 (the anchors' char-LSTM recipe)
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 #include "apps/training_run.h"
 #include "apps/vocabulary.h"
 #include "core/error.h"
+#include "core/memory_estimate.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
 #include "models/char_rnn.h"
@@ -77,6 +79,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<LrSchedule> schedule;
   double clip = 0.0;
+  std::function<std::shared_ptr<UnaryModule>(Generator&)> build;  // the network, on the run's device
   Config model_config = {{"corpus", corpus}, {"vocab", std::to_string(data.vocab)},
                          {"context", std::to_string(context)}, {"dropout", exact_number(dropout)}};
   if (corpus == "text") model_config["symbols"] = symbols_text(data.text);
@@ -90,8 +93,12 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
                         .heads = heads,
                         .width = width,
                         .dropout = dropout};
-    auto m = std::make_shared<models::GPT>(c, rng);
-    m->to(o.device);
+    build = [c, device = o.device](Generator& init) {
+      auto m = std::make_shared<models::GPT>(c, init);
+      m->to(device);
+      return m;
+    };
+    auto m = std::static_pointer_cast<models::GPT>(build(rng));
     // The cosine decay's length is a setting of its own (nanoGPT's lr_decay_iters), recorded with the run:
     // `kiln resume RUN --steps MORE` then goes on at the final learning rate instead of stretching the
     // schedule, and a resumed run is the same as one that ran straight through.
@@ -112,8 +119,12 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
                             .hidden = args.get_int("hidden", cpu ? 128 : 512, 1, 1 << 16),
                             .layers = args.get_int("layers", 2, 1, 64),
                             .dropout = dropout};
-    auto m = std::make_shared<models::CharRNN>(c, rng);
-    m->to(o.device);
+    build = [c, device = o.device](Generator& init) {
+      auto m = std::make_shared<models::CharRNN>(c, init);
+      m->to(device);
+      return m;
+    };
+    auto m = build(rng);
     optimizer = std::make_unique<Adam>(m->parameters(), o.lr);
     clip = args.get_double("clip", 1.0, 0.0, 1e6);
     model_config.insert({{"embed", std::to_string(c.embed)}, {"hidden", std::to_string(c.hidden)},
@@ -121,6 +132,23 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
     model = m;
   }
   model_config["parameters"] = std::to_string(model->parameter_count());
+  {  // memory: a forward and backward pass of a throwaway copy measures a step (core/memory_estimate.h)
+    // Built outside the measured step (building allocates its own peak); gradients freed before each step.
+    Generator throwaway(0);
+    const std::shared_ptr<UnaryModule> copy = build(throwaway);
+    const BatchStep probe = [&](int64_t batch) {
+      copy->zero_grad();
+      auto [x, y] = random_windows(data.train, batch, context, throwaway);
+      Tensor logits = copy->forward(upload(x, o.device));
+      cross_entropy(logits.reshape({batch * context, data.vocab}), upload(y, o.device).reshape({-1})).backward();
+      copy->zero_grad();  // the next measurement starts from the same level
+    };
+    const uint64_t adam_state = uint64_t(model->parameter_count()) * 2 * sizeof(float);  // m and v
+    if (o.batch == 0)
+      o.batch = auto_batch(probe, o.device, 4096, adam_state);
+    else
+      check_training_memory(probe, o.device, o.batch, adam_state);
+  }
   Generator windows(o.seed + 1), sampler(o.seed + 2);
   Resumable state;
   state.modules = {{kind, model.get()}};

@@ -132,7 +132,13 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   if (args.has("steps") && args.has("epochs")) throw cli::UsageError("give --steps or --epochs, not both");
   o.steps = args.get_int("steps", o.steps, 1, int64_t(1) << 40);
   o.epochs = args.get_int("epochs", 0, 1, 100000);
-  o.batch = args.get_int("batch", o.batch, 1, 1 << 20);
+  if (args.get_string("batch", "") == "auto") {  // resolved by the model's command (apps/memory_check.h)
+    if (o.model != "gpt" && o.model != "charrnn" && o.model != "dcgan")
+      throw cli::UsageError("--batch auto: supported by gpt, charrnn and dcgan; give " + o.model + " a number");
+    o.batch = 0;
+  } else {
+    o.batch = args.get_int("batch", o.batch, 1, 1 << 20);
+  }
   o.lr = args.get_double("lr", o.lr, 1e-12, 100.0);
   o.sample_every = args.get_int("sample-every", o.sample_every, 1, int64_t(1) << 40);
   o.checkpoint_every = args.get_int("checkpoint-every", o.checkpoint_every, 1, int64_t(1) << 40);

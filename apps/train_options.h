@@ -21,7 +21,7 @@ struct TrainOptions {
   uint64_t seed = 0;
   int64_t steps = 0;          // optimizer steps in all (after --epochs is converted)
   int64_t epochs = 0;         // when given instead of --steps
-  int64_t batch = 64;
+  int64_t batch = 64;         // 0 after parsing `--batch auto`: the model's command picks the largest that fits
   double lr = 1e-3;
   int64_t sample_every = 500;
   int64_t checkpoint_every = 1000;

@@ -66,6 +66,14 @@ std::string learning_rate_text(double lr) {
 
 }  // namespace
 
+int64_t auto_batch(const BatchStep& probe, Device device, int64_t upper, uint64_t state_bytes) {
+  const int64_t batch = choose_auto_batch(probe, device, upper, state_bytes);
+  std::printf("kiln: --batch auto: %lld is the largest batch that fits in memory (searched from at most %lld)\n",
+              (long long)batch, (long long)upper);
+  std::fflush(stdout);
+  return batch;
+}
+
 TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,
                          const std::string& unit, Resumable& state)
     : options_(options),

@@ -11,11 +11,15 @@
 #include "apps/resumable.h"
 #include "apps/run_dir.h"
 #include "apps/train_options.h"
+#include "core/memory_estimate.h"
 #include "core/tensor.h"
 #include "report/html_report.h"
 #include "report/progress.h"
 
 namespace kiln::apps {
+
+// `--batch auto` (core/memory_estimate.h): the largest batch up to `upper` that fits, with the choice printed.
+int64_t auto_batch(const BatchStep& probe, Device device, int64_t upper, uint64_t state_bytes);
 
 class TrainingRun {
  public:

@@ -1,21 +1,40 @@
 // Raw memory for tensors: an allocator per device and byte copies between devices.
 // The CPU allocator returns 64-byte aligned blocks. The CUDA allocator here is the plain one
 // (cudaMalloc/cudaFree); the caching allocator of the CUDA backend replaces it behind this interface.
+// The CPU allocator counts the bytes it has handed out (and their peak: what a step needs, measured) and
+// can be capped, so that out-of-memory is an exception that can be caught and tested on any machine.
 #pragma once
 #include <cstddef>
 
 #include "core/device.h"
+#include "core/out_of_memory.h"
 
 namespace kiln {
 
 class Allocator {
  public:
   virtual ~Allocator() = default;
-  virtual void* allocate(size_t bytes) = 0;            // throws kiln::Error on failure, naming the size
+  virtual void* allocate(size_t bytes) = 0;            // throws kiln::OutOfMemory on failure, naming the size
   virtual void deallocate(void* ptr, size_t bytes) noexcept = 0;
 };
 
 Allocator& allocator_for(Device device);
+
+// Bytes in tensors now and at most since the last reset_memory_peak, on `device` (the CPU's allocator,
+// or the CUDA caching allocator's).
+struct MemoryCounters {
+  size_t allocated = 0;
+  size_t peak = 0;
+};
+MemoryCounters memory_counters(Device device);
+void reset_memory_peak(Device device);
+// Caps the bytes kiln's allocator of `device` holds (0: no cap): an allocation beyond it throws
+// kiln::OutOfMemory, as a full device would. `--batch auto` on the CPU searches under a cap set from the
+// process's memory limit (core/memory_limit.h); the tests use it to run out of memory on purpose.
+void set_memory_cap(Device device, size_t bytes);
+size_t memory_cap(Device device);
+// Gives memory kept for reuse back to the system (CUDA: the caching allocator's free blocks; CPU: none).
+void release_cached_memory(Device device);
 
 // Copies `bytes` between any two devices (host↔device, device↔device, host↔host).
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/out_of_memory.h"
 
 namespace kiln {
 
@@ -42,14 +43,17 @@ void* CachingAllocator::allocate(size_t bytes, StreamId stream) {
     ++stats_.cache_hits;
     return p;
   }
-  void* p = raw_->raw_alloc(size);
+  void* p = raw_alloc_locked(size);
   if (!p && !free_blocks_.empty()) {  // give the cache back and try once more
     release_cached_locked();
-    p = raw_->raw_alloc(size);
+    p = raw_alloc_locked(size);
   }
-  KILN_CHECK(p != nullptr, device_name_, " out of memory: tried to allocate ", bytes, " bytes (", size,
-             " rounded); kiln holds ", stats_.allocated, " bytes in tensors and ", stats_.reserved,
-             " bytes reserved in all; the device reports ", raw_->describe_free());
+  if (p == nullptr)
+    throw OutOfMemory(detail::concat(device_name_, " out of memory: tried to allocate ", bytes, " bytes (", size,
+                                     " rounded); kiln holds ", stats_.allocated, " bytes in tensors and ",
+                                     stats_.reserved, " bytes reserved in all; ",
+                                     cap_ != 0 ? "kiln's cap is " + std::to_string(cap_) + " bytes; " : std::string(),
+                                     "the device reports ", raw_->describe_free()));
   ++stats_.raw_allocs;
   live_[p] = {size, stream};
   stats_.allocated += size;
@@ -57,6 +61,22 @@ void* CachingAllocator::allocate(size_t bytes, StreamId stream) {
   stats_.peak_allocated = std::max(stats_.peak_allocated, stats_.allocated);
   stats_.peak_reserved = std::max(stats_.peak_reserved, stats_.reserved);
   return p;
+}
+
+// The backend's block, or nullptr when the device is full or the cap would be passed.
+void* CachingAllocator::raw_alloc_locked(size_t size) {
+  if (cap_ != 0 && stats_.reserved + size > cap_) return nullptr;
+  return raw_->raw_alloc(size);
+}
+
+void CachingAllocator::set_cap(size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cap_ = bytes;
+}
+
+size_t CachingAllocator::cap() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cap_;
 }
 
 void CachingAllocator::deallocate(void* ptr) noexcept {

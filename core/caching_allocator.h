@@ -48,10 +48,15 @@ class CachingAllocator {
   CachingAllocator& operator=(const CachingAllocator&) = delete;
 
   // A block of at least `bytes` for work on `stream`. Throws kiln::Error when the device is out of
-  // memory even after returning the cache to it, naming the size asked for and the current usage.
+  // memory even after returning the cache to it (kiln::OutOfMemory), naming the size asked for and the
+  // current usage.
   void* allocate(size_t bytes, StreamId stream);
   // Returns a block to the cache (never to the backend).
   void deallocate(void* ptr) noexcept;
+  // Caps the bytes reserved from the backend (0: no cap): past it, allocate behaves as if the device
+  // were full (returns the cache, then throws kiln::OutOfMemory). Tests and `--batch auto` use it.
+  void set_cap(size_t bytes);
+  size_t cap() const;
   // Gives every cached (unused) block back to the backend.
   void empty_cache();
   AllocatorStats stats() const;
@@ -74,6 +79,9 @@ class CachingAllocator {
   std::multimap<std::pair<StreamId, size_t>, void*> free_blocks_;
   std::unordered_map<void*, Block> live_;
   AllocatorStats stats_;
+  size_t cap_ = 0;
+
+  void* raw_alloc_locked(size_t size);
 };
 
 }  // namespace kiln

@@ -91,6 +91,8 @@ void use_device(int device) {
 AllocatorStats memory_stats(int device) { return state(device).allocator->stats(); }
 void reset_peak_memory_stats(int device) { state(device).allocator->reset_peak_stats(); }
 void empty_cache(int device) { state(device).allocator->empty_cache(); }
+void set_memory_cap(int device, size_t bytes) { state(device).allocator->set_cap(bytes); }
+size_t memory_cap(int device) { return state(device).allocator->cap(); }
 
 // The device allocator behind allocator_for(Device::cuda(i)): the caching allocator, on the current stream.
 class CudaCachingAdapter final : public Allocator {
@@ -130,6 +132,8 @@ void use_device(int) { no_cuda(); }
 AllocatorStats memory_stats(int) { no_cuda(); }
 void reset_peak_memory_stats(int) { no_cuda(); }
 void empty_cache(int) { no_cuda(); }
+void set_memory_cap(int, size_t) { no_cuda(); }
+size_t memory_cap(int) { no_cuda(); }
 #endif
 
 }  // namespace kiln::cuda

@@ -29,6 +29,9 @@ void use_device(int device);
 AllocatorStats memory_stats(int device);
 void reset_peak_memory_stats(int device);
 void empty_cache(int device);
+// A cap on the bytes the device's caching allocator reserves (0: none); see CachingAllocator::set_cap.
+void set_memory_cap(int device, size_t bytes);
+size_t memory_cap(int device);
 
 }  // namespace kiln
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/caching_allocator.h"
+#include "core/out_of_memory.h"
 #include "kiln_test.h"
 
 using namespace kiln;
@@ -97,4 +98,22 @@ TEST_CASE("caching allocator: out of memory frees the cache, then throws a clear
   CHECK_THROWS_WITH_TEXT(alloc.allocate(4 << 20, 0), "2097152 bytes free of 8388608");
   alloc.deallocate(b);
   alloc.deallocate(nullptr);  // harmless
+}
+
+TEST_CASE("caching allocator: a cap makes a device with room run out (OutOfMemory), as --batch auto needs", "[allocator]") {
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  alloc.set_cap(8 << 20);
+  CHECK(alloc.cap() == (8 << 20));
+  void* a = alloc.allocate(6 << 20, 0);
+  CHECK_THROWS_AS(alloc.allocate(4 << 20, 0), OutOfMemory);
+  CHECK_THROWS_WITH_TEXT(alloc.allocate(4 << 20, 0), "kiln's cap is 8388608 bytes");
+  alloc.deallocate(a);  // what a failed step held comes back: the same request then fits
+  void* b = alloc.allocate(4 << 20, 0);
+  CHECK(alloc.stats().reserved <= (8 << 20));
+  alloc.deallocate(b);
+  alloc.set_cap(0);
+  void* c = alloc.allocate(32 << 20, 0);
+  CHECK(c != nullptr);
+  alloc.deallocate(c);
 }
