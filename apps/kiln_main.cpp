@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const kiln::OutOfMemory& e) {
     std::fprintf(stderr, "kiln: error: %s\nkiln: what a run had written before (its checkpoint) is kept; a smaller "
-                 "--batch (or --batch auto) or a smaller model needs less memory\n", kiln::printable_text(e.what()).c_str());
+                 "--batch (or --batch auto) or a smaller model needs less memory\n",
+                 kiln::printable_text(e.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {  // never a bare "std::bad_alloc"; checkpoints already written stay as they are
     std::fprintf(stderr, "kiln: error: %s\n", kiln::bad_alloc_message("running 'kiln " + cmd + "'").c_str());
