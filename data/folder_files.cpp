@@ -82,7 +82,7 @@ FolderFiles folder_files(const fs::path& root, const FolderWalk& walk) {
       if (!is_new) {  // the first name as short as it can be: fortunes has one such link per file
         const fs::path& taken_as = first->second;
         const fs::path name = taken_as.parent_path() == p.parent_path() ? taken_as.filename() : taken_as;
-        result.skipped.push_back(shown(p) + ": a second name of '" + shown(name) + "' (a link), read once");
+        result.skipped.push_back(shown(p) + kSecondNameReason + shown(name) + "' (a link), read once");
         continue;
       }
     }

@@ -11,6 +11,10 @@
 
 namespace kiln::data {
 
+// The reason given for a second name of a file already taken ("PATH: a second name of 'FIRST' (a link),
+// read once"): print_skipped folds a long list of them (fortune's .u8 links) into one line.
+inline constexpr const char* kSecondNameReason = ": a second name of '";
+
 struct FolderFiles {
   std::vector<std::filesystem::path> files;  // sorted by path
   std::vector<std::string> skipped;          // "path: why" for each entry left out, in path order

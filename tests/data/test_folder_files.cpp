@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/data_messages.h"
 #include "data/folder_files.h"
 #include "data/image_folder.h"
 #include "data/midi_corpus.h"
@@ -115,4 +116,18 @@ TEST_CASE("folder files: the text, MIDI and picture loaders name what the walk l
   CHECK(text.skipped[0].rfind(why, 0) == 0);
   CHECK_THROWS_WITH_TEXT(load_midi_corpus({dir.string()}), "(0 MIDI files found, 1 skipped):\n  " + why);
   CHECK_THROWS_WITH_TEXT(load_image_folder(dir.string()), "1 other entries left out):\n  " + why);
+}
+
+TEST_CASE("skipped entries: a long list of second names is counted after the first three", "[data][folder_files]") {
+  std::vector<std::string> skipped = {"/d/broken: a broken link"};
+  for (int i = 0; i < 5; ++i)
+    skipped.push_back("/d/f" + std::to_string(i) + ".u8" + kSecondNameReason + "f" + std::to_string(i) +
+                      "' (a link), read once");
+  skipped.push_back("/d/\x1b[2J: a folder that cannot be opened");
+  const std::vector<std::string> lines = apps::skipped_lines(skipped);
+  REQUIRE(lines.size() == 6);  // the broken link, three second names, the folder, the count
+  CHECK(lines[0] == "kiln: skipped: /d/broken: a broken link");
+  CHECK(lines[3] == "kiln: skipped: /d/f2.u8: a second name of 'f2' (a link), read once");
+  CHECK(lines[4] == "kiln: skipped: /d/\\x1b[2J: a folder that cannot be opened");
+  CHECK(lines[5] == "kiln: skipped: 2 more links to files already read");
 }
