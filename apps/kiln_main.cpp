@@ -72,12 +72,6 @@ int resume(int argc, char** argv) {
   const kiln::apps::RunDir run = kiln::apps::RunDir::open(argv[2]);
   const kiln::apps::Config config = run.read_config();
   const std::string model = kiln::apps::run_model(run, config);
-  {  // the sizes it will replay (its recorded flags over config.json's keys) against its weights, first
-    kiln::apps::Config sizes = config;
-    for (const auto& [name, value] : kiln::apps::flags_from_text(kiln::apps::config_value(run, config, "flags")))
-      if (sizes.count(name)) sizes[name] = value;
-    kiln::apps::check_config_against_weights(run, sizes);
-  }
   std::vector<std::string> words = {argv[0], "train", model};
   // A length given here replaces the recorded one, in either unit: the run recorded its --epochs as the
   // --steps they came to, and `kiln resume RUN --epochs 20` must not meet that --steps ("not both").
@@ -90,6 +84,12 @@ int resume(int argc, char** argv) {
     recorded = kiln::apps::flags_from_text(recorded_text);
   } catch (const kiln::Error& e) {
     KILN_FAIL("'", run.file("config.json"), "': its 'flags' are damaged: ", kiln::message_of(e));
+  }
+  {  // the sizes it will replay (its recorded flags over config.json's keys) against its weights, first
+    kiln::apps::Config sizes = config;
+    for (const auto& [name, value] : recorded)
+      if (sizes.count(name)) sizes[name] = value;
+    kiln::apps::check_config_against_weights(run, sizes);
   }
   for (const auto& [name, value] : recorded) {
     // The user never typed these: a bad one is the file's fault, named as such (not "unknown flag --x").
