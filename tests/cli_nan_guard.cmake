@@ -1,9 +1,14 @@
 # The NaN guard: `kiln train gpt --lr 100` diverges within a few steps. Each --on-nan mode does what
 # docs/cli.md says, says so, and leaves a run folder whose checkpoint holds finite weights: resuming it
 # gently (--lr 1e-3 --on-nan stop, which would stop at once on nan weights) trains to the end.
-#   cmake -DKILN=path/to/kiln -DRUNS=folder -P cli_nan_guard.cmake
+#   cmake -DKILN=path/to/kiln -DRUNS=folder [-DDEVICE=cuda] -P cli_nan_guard.cmake
+# (DEVICE: cpu, the default; tools/gpu_check.sh's guard step runs it on a GPU, where the guard's checks
+# are deferred to log, sample and checkpoint steps.)
 include(${CMAKE_CURRENT_LIST_DIR}/cli_run.cmake)
-set(tiny --data ${CMAKE_CURRENT_LIST_DIR}/cli_data/unseen_byte.txt --device cpu --batch 2 --context 16 --layers 1 --heads 2 --width 16 --val-windows 2 --sample-every 1000
+if(NOT DEFINED DEVICE)
+  set(DEVICE cpu)
+endif()
+set(tiny --data ${CMAKE_CURRENT_LIST_DIR}/cli_data/unseen_byte.txt --device ${DEVICE} --batch 2 --context 16 --layers 1 --heads 2 --width 16 --val-windows 2 --sample-every 1000
     --log-every 1 --warmup 0)
 set(RUNS "${RUNS}/nan-guard")
 file(REMOVE_RECURSE "${RUNS}")

@@ -4,7 +4,7 @@
 # the CUDA tests, and the attention memory benchmark. Logs go to $OUT (or ./gpu-check-logs).
 #
 # Usage: tools/gpu_check.sh [step...]
-#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train
+#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train guard
 #   (no step: build to bench, in that order). Each step has its own time limit, so that one slow or
 #        hung step leaves time (and logs) for the others. KILN_CUDA_FILTER narrows the Catch2 tests
 #        that the cuda and sanitizer steps run (default "[cuda]").
@@ -122,7 +122,15 @@ for step in "${steps[@]}"; do
           --weights gpu-runs/classifier --device $device --out gpu-runs/style.png >> gpu-runs/sample.log 2>&1
       tail -40 gpu-runs/eval.log; grep -E "wrote|rror" gpu-runs/sample.log | tail -20
       tar czf "$out/runs.tar.gz" --exclude='*.safetensors' --exclude='*.wav' --exclude='report.html' gpu-runs ;;
-    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train)"; exit 2 ;;
+    guard)
+      # Issue 13 on a GPU: the NaN guard in each --on-nan mode and --detect-anomaly (tests/cli_nan_guard.cmake
+      # with CUDA tensors, the guard's checks deferred to log points), then --batch auto against device memory.
+      rm -rf gpu-guard; mkdir -p gpu-guard
+      timeout 300 cmake -DKILN=$kiln -DRUNS=$PWD/gpu-guard -DDEVICE=cuda -P tests/cli_nan_guard.cmake > "$out/guard.log" 2>&1
+      echo "NaN guard on cuda (rc $?)"; grep -E "Error|expected" -A3 "$out/guard.log" | head -20
+      timeout 200 $kiln train gpt --device cuda --batch auto --steps 20 --out gpu-guard/batch-auto >> "$out/guard.log" 2>&1
+      echo "--batch auto on cuda (rc $?): $(grep -o '"batch": "[0-9]*"' gpu-guard/batch-auto/config.json)" ;;
+    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train guard)"; exit 2 ;;
   esac
   echo "[$step: $(($(date +%s) - start)) s]"
 done
