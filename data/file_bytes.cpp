@@ -41,7 +41,8 @@ std::vector<uint8_t> read_regular_file(const std::string& path, uint64_t max_byt
              " bytes, over kiln's limit of ", byte_size_text(max_bytes), " for one file");
   std::vector<uint8_t> bytes;
   bytes.reserve(size_t(st.st_size));
-  std::vector<uint8_t> buffer(size_t(1) << 20);
+  // Up to 1 MiB at a time; a small file needs no more than its size (+1 to see the end in the same call).
+  std::vector<uint8_t> buffer(size_t(std::min<uint64_t>(uint64_t(1) << 20, uint64_t(st.st_size) + 1)));
   while (true) {
     const ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;

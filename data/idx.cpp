@@ -14,8 +14,9 @@ uint32_t big_endian_u32(const uint8_t* p) {
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
-  std::vector<uint8_t> raw = read_file_bytes(path);
+IdxArray read_idx(const std::string& path) { return parse_idx(read_file_bytes(path), path); }
+
+IdxArray parse_idx(const std::vector<uint8_t>& raw, const std::string& path) {
   KILN_CHECK(raw.size() >= 4, "'", path, "' is not an IDX file: only ", raw.size(), " bytes");
   KILN_CHECK(raw[0] == 0 && raw[1] == 0, "'", path, "' is not an IDX file: the first two bytes are ", int(raw[0]), " ",
              int(raw[1]), ", expected 0 0");

@@ -18,6 +18,8 @@ struct IdxArray {
 
 // Reads an IDX file, transparently gunzipping it. Throws kiln::Error naming the file on any problem.
 IdxArray read_idx(const std::string& path);
+// The same for IDX bytes already in memory (after any gunzipping); `path` is the name errors give.
+IdxArray parse_idx(const std::vector<uint8_t>& raw, const std::string& path);
 
 struct ImageDataset {
   Tensor images;  // float32 [N, 1, H, W], pixels scaled to [0, 1]

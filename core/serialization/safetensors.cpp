@@ -45,13 +45,19 @@ bool parse_dtype(const std::string& name, DType& out) {
 // ---------------------------------------------------------------- a JSON subset
 // Objects (members kept in order, duplicates kept), arrays, strings with escapes and integers: what a
 // safetensors header holds. true/false/null and non-integer numbers are rejected.
+struct JsonMember;
 struct Json {
   enum Kind { Object, Array, String, Integer } kind = Object;
   size_t pos = 0;  // byte offset in the header where the value starts
   std::string str;
   int64_t integer = 0;
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  std::vector<JsonMember> members;  // not std::pair<std::string, Json>: a pair needs Json complete (clang)
+};
+struct JsonMember {
+  JsonMember(std::string key, Json value) : first(std::move(key)), second(std::move(value)) {}
+  std::string first;  // the key
+  Json second;
 };
 
 const char* kind_name(Json::Kind k) {

@@ -16,7 +16,7 @@ TEST_CASE("Philox4x32-10 matches the published known-answer vectors", "[random]"
   CHECK(b.v[3] == 0x9b00dbd8u);
 }
 
-TEST_CASE("the same seed gives the same numbers; draws advance the stream", "[random]") {
+TEST_CASE("the same seed gives the same numbers, and draws advance the stream", "[random]") {
   Generator a(42), b(42);
   Tensor x1 = randn({1000}, {}, a), x2 = randn({1000}, {}, b);
   CHECK(x1.to_vector<float>() == x2.to_vector<float>());

@@ -85,7 +85,7 @@ TEST_CASE("CUDA int64 add, sub, mul, maximum, minimum equal the CPU exactly", "[
   CHECK_THROWS_WITH_TEXT(div(ga, ga), "float32 or float64");
 }
 
-TEST_CASE("CUDA BatchNorm counts batches on the device; momentum None matches the CPU", "[cuda][checkpoint]") {
+TEST_CASE("CUDA BatchNorm counts batches on the device, and momentum None matches the CPU", "[cuda][checkpoint]") {
   REQUIRE_CUDA_OR_SKIP();
   for (bool cumulative : {false, true}) {
     INFO("momentum " << (cumulative ? "None" : "0.1"));

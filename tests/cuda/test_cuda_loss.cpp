@@ -131,7 +131,7 @@ TEST_CASE("CUDA: the pointwise losses match the CPU (every Reduction, strided in
       }
 }
 
-TEST_CASE("CUDA: cross_entropy with a target out of range gives NaN (the CPU throws; a GPU check would sync)", "[cuda]") {
+TEST_CASE("CUDA: cross_entropy with a target out of range gives NaN (the CPU throws, a GPU check would sync)", "[cuda]") {
   REQUIRE_CUDA_OR_SKIP();
   Tensor logits = random_input({3, 5}, 60).detach().to(Device::cuda());
   logits.requires_grad_(true);

@@ -119,7 +119,7 @@ TEST_CASE("CUDA LSTM and GRU through cuDNN: no biases, the output's gradient onl
     }
 }
 
-TEST_CASE("CUDA LSTM and GRU: dropout between layers draws the CPU's masks; the cell loop on CUDA", "[cuda]") {
+TEST_CASE("CUDA LSTM and GRU: dropout between layers draws the CPU's masks, and the cell loop on CUDA", "[cuda]") {
   REQUIRE_CUDA_OR_SKIP();
   const Case c{3, 6, 3, 4, 5};
   for (RnnMode mode : {RnnMode::LSTM, RnnMode::GRU})

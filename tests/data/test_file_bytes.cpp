@@ -60,7 +60,7 @@ bool has_temp_file(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("gzip files: whole streams only; truncated, corrupt or trailing bytes name the file", "[data]") {
+TEST_CASE("gzip files: whole streams only, and truncated, corrupt or trailing bytes name the file", "[data]") {
   fs::path dir = fresh_dir("gzip");
   const std::vector<uint8_t> text = some_text(), gz = gzip_bytes(text);
   REQUIRE(gz.size() > 200);

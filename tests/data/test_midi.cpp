@@ -217,7 +217,7 @@ TEST_CASE("MIDI: Debian's MIDI files parse and re-encode to the same events", "[
   CHECK(files > 0);
 }
 
-TEST_CASE("MIDI corpus: folders become one token stream; corrupt files are skipped and listed", "[data][midi]") {
+TEST_CASE("MIDI corpus: folders become one token stream, and corrupt files are skipped and listed", "[data][midi]") {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / "kiln_test_midi" / "corpus";
   fs::remove_all(dir);

@@ -89,7 +89,7 @@ TEST_CASE("Conv2d and ConvTranspose2d: weight layouts and fan_in from weight.siz
   CHECK_THROWS_WITH_TEXT(ConvTranspose2d(2, 2, 3, {.stride = 2, .output_padding = 2}), "output_padding");
 }
 
-TEST_CASE("norm layers: parameters start at 1 and 0; BatchNorm buffers as PyTorch", "[layers]") {
+TEST_CASE("norm layers: parameters start at 1 and 0, and BatchNorm buffers as PyTorch", "[layers]") {
   BatchNorm2d bn(5);
   CHECK(names_of(bn.named_parameters()) == std::vector<std::string>{"weight", "bias"});
   CHECK(names_of(bn.named_buffers()) ==
@@ -220,7 +220,7 @@ TEST_CASE("pooling, upsampling and reshaping layers: defaults, shapes and reprs"
   CHECK_THROWS_WITH_TEXT(pool(randn({3, 8, 8})), "expected a 4-D input");
 }
 
-TEST_CASE("activation layers match the functional ops; reprs as PyTorch", "[layers]") {
+TEST_CASE("activation layers match the functional ops, and reprs as PyTorch", "[layers]") {
   Tensor x = randn({3, 4});
   CHECK_CLOSE(ReLU()(x), relu(x), 0, 0);
   CHECK_CLOSE(LeakyReLU(0.2)(x), leaky_relu(x, 0.2), 0, 0);

@@ -58,7 +58,7 @@ TEST_CASE("Sequential names its children 0, 1, ... and their parameters as PyTor
   CHECK_THROWS_WITH_TEXT((*mlp)[3], "out of range");
 }
 
-TEST_CASE("nested modules give dotted names in registration order; state_dict adds buffers", "[layers]") {
+TEST_CASE("nested modules give dotted names in registration order, and state_dict adds buffers", "[layers]") {
   Net net;
   std::vector<std::string> params = names_of(net.named_parameters());
   CHECK(params == std::vector<std::string>{"blocks.0.scale", "blocks.0.norm.weight", "blocks.0.norm.bias",

@@ -59,8 +59,9 @@ TEST_CASE("binary ops: gradient checks with broadcasting and strided inputs", "[
       {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }},
       {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }},
   };
-  for (auto& [name, fn] : ops) {
+  for (auto& [name, op] : ops) {
     INFO(name);
+    auto& fn = op;  // a plain reference: clang 14's lambdas cannot capture a structured binding
     // positive inputs keep pow and div smooth; distinct seeds keep max/min away from ties
     Tensor a = random_input({3, 4}, 21, 0.5, 2.0), b = random_input({3, 4}, 22, 0.5, 2.0);
     CHECK_GRADCHECK([&](const std::vector<Tensor>& in) { return fn(in[0], in[1]); }, {a, b});

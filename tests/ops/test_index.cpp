@@ -152,7 +152,7 @@ TEST_CASE("gather: gradient checks along several dims, repeated indices, strided
   }
 }
 
-TEST_CASE("one_hot encodes int64 classes; -1 infers max + 1", "[index]") {
+TEST_CASE("one_hot encodes int64 classes, and -1 infers max + 1", "[index]") {
   Tensor y = one_hot(i64({0, 2, 1, 2}, {2, 2}), 4);
   CHECK(y.dtype() == DType::Int64);
   CHECK(y.shape() == Shape{2, 2, 4});
