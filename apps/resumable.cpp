@@ -34,13 +34,20 @@ void Resumable::restore_from(const Checkpoint& c, bool weights_only) {
       KILN_FAIL("group '", group, "': ", e.what());
     }
   };
-  for (auto& [name, m] : modules) restore_group("model." + name, [&](const NamedTensors& s) { m->load_state_dict(s); });
-  for (auto& [name, o] : optimizers)
-    restore_group("optimizer." + name, [&](const NamedTensors& s) { o->load_state_tensors(s); });
-  for (auto& [name, e] : averages) {  // the decay of this command (the recorded one, unless --ema was given)
-    const double decay = e->decay();
-    restore_group("ema." + name, [&](const NamedTensors& s) { e->load_state_tensors(s); });
-    e->set_decay(decay);
+  // (Lambdas capture the pointers by name: clang 14 cannot capture a structured binding.)
+  for (auto& entry : modules) {
+    auto* module = entry.second;
+    restore_group("model." + entry.first, [&](const NamedTensors& s) { module->load_state_dict(s); });
+  }
+  for (auto& entry : optimizers) {
+    auto* optimizer = entry.second;
+    restore_group("optimizer." + entry.first, [&](const NamedTensors& s) { optimizer->load_state_tensors(s); });
+  }
+  for (auto& entry : averages) {  // the decay of this command (the recorded one, unless --ema was given)
+    auto* average = entry.second;
+    const double decay = average->decay();
+    restore_group("ema." + entry.first, [&](const NamedTensors& s) { average->load_state_tensors(s); });
+    average->set_decay(decay);
   }
   if (weights_only) return;
   c.restore_generator("default", default_generator());
