@@ -48,7 +48,7 @@ const char* kTrain =
     "                  charrnn and rnnvae count --steps only)\n"
     "  --batch N       examples per step; a batch that would not fit in memory (the cgroup limit, ulimit -v,\n"
     "                  free memory) is refused before the run starts, naming the batch that fits\n"
-    "  --batch auto    gpt, charrnn, dcgan: the largest batch that fits in memory (GPU or CPU memory)\n"
+    "  --batch auto    the largest batch that fits in memory (GPU or CPU memory)\n"
     "  --lr X          learning rate\n"
     "  --device D      auto (default: the GPU when there is one), cpu, cuda, cuda:N\n"
     "  --seed N        seed of initialization, shuffling and noise (default 0)\n"

@@ -28,16 +28,30 @@ int train_classifier(int argc, char** argv, int first) {
   defaults.lr = 1e-3;
   TrainOptions o = parse_train_options(args, defaults);
   ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
-  check_batch_fits(o.batch, data.train.images.size(0), data.description);
+  if (o.batch > 0) check_batch_fits(o.batch, data.train.images.size(0), data.description);  // (auto: at most that)
   check_test_labels(data);
   check_picture_classes(data);
+  // 10 classes for Fashion-MNIST; an image folder has one per subfolder (at least 2).
+  const int64_t classes = std::max<int64_t>(10, int64_t(amax(data.train.labels.to(DType::Float64)).item()) + 1);
+  {  // memory: a step of a throwaway classifier, measured (core/memory_estimate.h); before any run folder exists
+    // Built outside the measured step (building allocates its own peak); gradients freed before each step.
+    Generator throwaway(0);  // not the run's generator: its draws initialize the real classifier below
+    models::Classifier copy(data.train.images.size(1), classes, throwaway);
+    copy.to(o.device);
+    const BatchStep probe = [&](int64_t batch) {
+      copy.zero_grad();
+      const int64_t n = std::min<int64_t>(batch, data.train.images.size(0));
+      cross_entropy(copy.forward(data.train.images.slice(0, 0, n).to(o.device)),
+                    data.train.labels.slice(0, 0, n).to(o.device)).backward();
+      copy.zero_grad();  // the next measurement starts from the same level
+    };
+    settle_batch(o, probe, data.train.images.size(0), uint64_t(copy.parameter_count()) * 2 * sizeof(float));  // Adam
+  }
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   if (o.epochs == 0 && !args.has("steps")) o.epochs = 10;
   if (o.epochs > 0) o.steps = o.epochs * per_epoch;
 
   Generator init(o.seed);
-  // 10 classes for Fashion-MNIST; an image folder has one per subfolder (at least 2).
-  const int64_t classes = std::max<int64_t>(10, int64_t(amax(data.train.labels.to(DType::Float64)).item()) + 1);
   models::Classifier model(data.train.images.size(1), classes, init);
   model.to(o.device);
   Adam optimizer(model.parameters(), o.lr);

@@ -52,6 +52,7 @@ int train_dcgan(int argc, char** argv, int first) {
   ImageData data = load_image_data(o.data, o.limit, true, folder_options);
   config.channels = data.train.images.size(1);
   config.image_size = data.train.images.size(2);
+  if (o.batch > 0) check_batch_fits(o.batch, data.train.images.size(0), data.description);  // (auto: at most that)
   {  // memory: a step of throwaway networks, measured (core/memory_estimate.h); before any run folder exists
     // Built outside the measured step (building allocates its own peak); gradients freed before each step.
     Generator throwaway(0);  // not the run's generator: its draws initialize the real networks below
@@ -72,12 +73,8 @@ int train_dcgan(int argc, char** argv, int first) {
     };
     const uint64_t adam_state = uint64_t(g.parameter_count() + d.parameter_count()) * 2 * sizeof(float);
     const uint64_t ema_copies = uint64_t(g.parameter_count()) * 2 * sizeof(float);  // EMA and its generator
-    if (o.batch == 0)
-      o.batch = auto_batch(probe, o.device, data.train.images.size(0), adam_state + ema_copies);
-    else if (o.batch <= data.train.images.size(0))
-      check_training_memory(probe, o.device, o.batch, adam_state + ema_copies);
+    settle_batch(o, probe, data.train.images.size(0), adam_state + ema_copies);
   }
-  check_batch_fits(o.batch, data.train.images.size(0), data.description);
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   if (o.epochs == 0 && !args.has("steps")) {
     if (cpu)

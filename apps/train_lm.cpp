@@ -144,10 +144,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
       copy->zero_grad();  // the next measurement starts from the same level
     };
     const uint64_t adam_state = uint64_t(model->parameter_count()) * 2 * sizeof(float);  // m and v
-    if (o.batch == 0)
-      o.batch = auto_batch(probe, o.device, 4096, adam_state);
-    else
-      check_training_memory(probe, o.device, o.batch, adam_state);
+    settle_batch(o, probe, 4096, adam_state);
   }
   Generator windows(o.seed + 1), sampler(o.seed + 2);
   Resumable state;

@@ -132,9 +132,7 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
   if (args.has("steps") && args.has("epochs")) throw cli::UsageError("give --steps or --epochs, not both");
   o.steps = args.get_int("steps", o.steps, 1, int64_t(1) << 40);
   o.epochs = args.get_int("epochs", 0, 1, 100000);
-  if (args.get_string("batch", "") == "auto") {  // resolved by the model's command (apps/memory_check.h)
-    if (o.model != "gpt" && o.model != "charrnn" && o.model != "dcgan")
-      throw cli::UsageError("--batch auto: supported by gpt, charrnn and dcgan; give " + o.model + " a number");
+  if (args.get_string("batch", "") == "auto") {  // resolved by the model's command (settle_batch, apps/training_run.h)
     o.batch = 0;
   } else {
     o.batch = args.get_int("batch", o.batch, 1, 1 << 20);

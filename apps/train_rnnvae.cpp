@@ -59,6 +59,23 @@ int train_rnnvae(int argc, char** argv, int first) {
                          .embed = args.get_int("embed", cpu ? 64 : 128, 1, 1 << 16),
                          .hidden = args.get_int("hidden", cpu ? 128 : 512, 1, 1 << 16),
                          .latent = args.get_int("latent", 32, 1, 4096)};
+  const CrossEntropyOptions ce{.ignore_index = sp.pad, .reduction = Reduction::Sum};
+  {  // memory: a step of a throwaway VAE, measured (core/memory_estimate.h); before any run folder exists
+    // Built outside the measured step (building allocates its own peak); gradients freed before each step.
+    Generator throwaway(0);  // not the run's generator: its draws initialize the real VAE below
+    models::RnnVAE copy(c, throwaway);
+    copy.to(o.device);
+    const BatchStep probe = [&](int64_t batch) {
+      copy.zero_grad();
+      Tensor pick = randint(0, train.count, {batch}, {.dtype = DType::Int64}, throwaway);
+      Tensor x = upload(index_select(train.targets, 0, pick), o.device);
+      auto [mu, logvar] = copy.encode(x);
+      Tensor logits = copy.decode(mu, upload(index_select(train.inputs, 0, pick), o.device));
+      add(cross_entropy(logits.reshape({-1, sp.vocab}), x.reshape({-1}), ce), gaussian_kl(mu, logvar)).backward();
+      copy.zero_grad();  // the next measurement starts from the same level
+    };
+    settle_batch(o, probe, 4096, uint64_t(copy.parameter_count()) * 2 * sizeof(float));  // Adam's m and v
+  }
   Generator rng(o.seed);
   models::RnnVAE vae(c, rng);
   vae.to(o.device);
@@ -77,7 +94,6 @@ int train_rnnvae(int argc, char** argv, int first) {
                    {"clip", exact_number(clip)}, {"parameters", std::to_string(vae.parameter_count())},
                    {"vocab", std::to_string(data.vocab)}, {"symbols", symbols_text(data.text)}},
                   "sent", state);
-  const CrossEntropyOptions ce{.ignore_index = sp.pad, .reduction = Reduction::Sum};
   for (int64_t step = run.first_step(); step <= o.steps; ++step) {
     Tensor pick = randint(0, train.count, {o.batch}, {.dtype = DType::Int64}, batches);
     Tensor targets = index_select(train.targets, 0, pick), inputs = index_select(train.inputs, 0, pick);

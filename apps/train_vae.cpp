@@ -32,7 +32,20 @@ int train_vae(int argc, char** argv, int first) {
   TrainOptions o = parse_train_options(args, defaults);
   const int64_t latent = args.get_int("latent", 32, 1, 4096);
   ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
-  check_batch_fits(o.batch, data.train.images.size(0), data.description);
+  if (o.batch > 0) check_batch_fits(o.batch, data.train.images.size(0), data.description);  // (auto: at most that)
+  {  // memory: a step of a throwaway VAE, measured (core/memory_estimate.h); before any run folder exists
+    // Built outside the measured step (building allocates its own peak); gradients freed before each step.
+    Generator throwaway(0);  // not the run's generator: its draws initialize the real VAE below
+    models::ConvVAE copy(latent, data.train.images.size(1), throwaway);
+    copy.to(o.device);
+    const BatchStep probe = [&](int64_t batch) {
+      copy.zero_grad();
+      const Tensor x = data.train.images.slice(0, 0, std::min<int64_t>(batch, data.train.images.size(0))).to(o.device);
+      models::vae_loss(copy.forward(x, randn({x.size(0), latent}, {.device = o.device}, throwaway)), x).backward();
+      copy.zero_grad();  // the next measurement starts from the same level
+    };
+    settle_batch(o, probe, data.train.images.size(0), uint64_t(copy.parameter_count()) * 2 * sizeof(float));  // Adam
+  }
   const int64_t per_epoch = data.train.images.size(0) / o.batch;
   // Test images beside their reconstructions: up to four whole rows of 8 (one shorter row when a small
   // folder of pictures holds out fewer than 8).

@@ -74,6 +74,13 @@ int64_t auto_batch(const BatchStep& probe, Device device, int64_t upper, uint64_
   return batch;
 }
 
+void settle_batch(TrainOptions& o, const BatchStep& probe, int64_t upper, uint64_t state_bytes) {
+  if (o.batch == 0)
+    o.batch = auto_batch(probe, o.device, upper, state_bytes);
+  else
+    check_training_memory(probe, o.device, o.batch, state_bytes);
+}
+
 TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,
                          const std::string& unit, Resumable& state)
     : options_(options),

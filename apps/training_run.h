@@ -20,6 +20,10 @@ namespace kiln::apps {
 
 // `--batch auto` (core/memory_estimate.h): the largest batch up to `upper` that fits, with the choice printed.
 int64_t auto_batch(const BatchStep& probe, Device device, int64_t upper, uint64_t state_bytes);
+// Every trainer's memory step, before any run folder exists: `--batch auto` (o.batch 0) becomes the largest
+// batch up to `upper` that fits; a number is checked against the memory left (check_training_memory).
+// `probe` runs one training step of a throwaway copy of the model; `state_bytes` is the optimizer's state.
+void settle_batch(TrainOptions& o, const BatchStep& probe, int64_t upper, uint64_t state_bytes);
 
 class TrainingRun {
  public:

@@ -43,3 +43,22 @@ string(REPLACE "\"hidden\": \"16\"" "\"hidden\": \"100000\"" config "${config}")
 file(WRITE "${edited}/config.json" "${config}")
 run_command(1 "${PRLIMIT}" ${limit} "${KILN}" sample "${edited}" --device cpu --length 10)
 expect_match("${err}" "config.json': 'hidden' is 100000, but the weights in '[^']*model.safetensors' were trained")
+
+# The other trainers take the same memory step (settle_batch, apps/training_run.h): the sentence VAE at an
+# absurd batch is refused under the limit with the numbers, before its folder exists; --batch auto trains.
+set(rnnvae_tiny --device cpu --steps 1 --hidden 16 --embed 8 --latent 4 --max-len 32)
+set(refused "${RUNS}/memory_refused_rnnvae")
+file(REMOVE_RECURSE "${refused}")
+run_command(1 "${PRLIMIT}" ${limit} "${KILN}" train rnnvae ${rnnvae_tiny} --batch 1000000 --out "${refused}")
+expect_match("${err}" "not enough memory: this run needs about [0-9.]+ GiB more at --batch 1000000 \\(measured")
+expect_match("${err}" "only [0-9.]+ [GM]iB of the [0-9.]+ [GM]iB limit is left \\(RLIMIT_AS \\(ulimit -v\\)\\); --batch [0-9]+ fits")
+if(EXISTS "${refused}")
+  message(FATAL_ERROR "the refused run created its folder ${refused}")
+endif()
+set(auto "${RUNS}/memory_auto_rnnvae")
+file(REMOVE_RECURSE "${auto}")
+run_command(0 "${PRLIMIT}" ${limit} "${KILN}" train rnnvae ${rnnvae_tiny} --batch auto --out "${auto}")
+expect_match("${out}" "--batch auto: ([0-9]+) is the largest batch that fits")
+string(REGEX MATCH "--batch auto: ([0-9]+)" found "${out}")
+file(READ "${auto}/config.json" config)
+expect_match("${config}" "batch=${CMAKE_MATCH_1}")  # the number is what kiln resume replays
