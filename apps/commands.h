@@ -15,5 +15,6 @@ int train_rnnvae(int argc, char** argv, int first);
 int sample_command(int argc, char** argv, int first);
 int eval_command(int argc, char** argv, int first);
 int style_command(int argc, char** argv, int first);
+int bench_command(int argc, char** argv, int first);  // apps/bench/
 
 }  // namespace kiln::apps

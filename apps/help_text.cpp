@@ -16,6 +16,7 @@ const char* kOverview =
     "  eval RUN        the run's figure of merit on held-out data\n"
     "  style --content A.png --style B.png   neural style transfer\n"
     "  ops             list the op table (every differentiable op kiln has)\n"
+    "  bench models|ops|overhead   training-step benchmarks beside PyTorch, the kernel lab, host cost\n"
     "  help [COMMAND]  this overview, or one command's flags and examples (also: kiln COMMAND --help)\n"
     "\n"
     "examples:\n"
@@ -160,6 +161,15 @@ const char* kStyle =
     "  kiln style --content boot.png --style bag.png --weights runs/classifier-20261122-101500\n"
     "  kiln style --network vgg19 --weights vgg19.safetensors --content a.jpg --style b.jpg --size 256\n";
 
+const char* kBench =
+    "usage: kiln bench models|ops|overhead [options]\n"
+    "\n"
+    "  models     one training step of each reference workload (dcgan28, convvae28, charlstm, gpt),\n"
+    "             the median of timed steps after warm-up, beside PyTorch with --torch\n"
+    "  ops        the kernel lab: numbered versions of each kernel family, checked against the CPU\n"
+    "             reference, then timed\n"
+    "  overhead   host time per op for tiny tensors, with and without autograd\n";
+
 const char* kOps =
     "usage: kiln ops\n"
     "\n"
@@ -175,6 +185,7 @@ const char* command_help(const std::string& command) {
   if (command == "eval") return kEval;
   if (command == "style") return kStyle;
   if (command == "ops") return kOps;
+  if (command == "bench") return kBench;
   return nullptr;
 }
 

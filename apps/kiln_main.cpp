@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
     if (cmd == "sample") return kiln::apps::sample_command(argc, argv, 2);
     if (cmd == "eval") return kiln::apps::eval_command(argc, argv, 2);
     if (cmd == "style") return kiln::apps::style_command(argc, argv, 2);
+    if (cmd == "bench") return kiln::apps::bench_command(argc, argv, 2);
     throw kiln::cli::UsageError("unknown command '" + cmd + "'");
   } catch (const kiln::apps::Interrupted& e) {
     std::fprintf(stderr, "kiln: %s\n", kiln::printable_text(e.what()).c_str());
