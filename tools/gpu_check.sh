@@ -4,7 +4,8 @@
 # the CUDA tests, and the attention memory benchmark. Logs go to $OUT (or ./gpu-check-logs).
 #
 # Usage: tools/gpu_check.sh [step...]
-#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train guard
+#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train guard models lab
+#          overhead
 #   (no step: build to bench, in that order). Each step has its own time limit, so that one slow or
 #        hung step leaves time (and logs) for the others. KILN_CUDA_FILTER narrows the Catch2 tests
 #        that the cuda and sanitizer steps run (default "[cuda]").
@@ -130,7 +131,19 @@ for step in "${steps[@]}"; do
       echo "NaN guard on cuda (rc $?)"; grep -E "Error|expected" -A3 "$out/guard.log" | head -20
       timeout 200 $kiln train gpt --device cuda --batch auto --steps 20 --out gpu-guard/batch-auto >> "$out/guard.log" 2>&1
       echo "--batch auto on cuda (rc $?): $(grep -o '"batch": "[0-9]*"' gpu-guard/batch-auto/config.json)" ;;
-    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train guard)"; exit 2 ;;
+    models)
+      # Issue 14: every reference workload's step in kiln beside PyTorch (eager and whole-step CUDA graph)
+      # in one call; the results file (benchmarks/results/<gpu>-<date>.json and .md) comes back in $OUT.
+      timeout 420 $kiln bench models --device cuda --graph both --torch --results "$out" > "$out/bench_models.log" 2>&1
+      echo "bench models (rc $?):"; tail -20 "$out/bench_models.log" ;;
+    lab)
+      # Issue 14: the kernel lab, every family and version checked against the CPU, then timed.
+      timeout 300 $kiln bench ops --device cuda --json "$out/bench_ops.json" > "$out/bench_ops.log" 2>&1
+      echo "bench ops (rc $?):"; grep -E "FAILED|winner" "$out/bench_ops.log" | head -40 ;;
+    overhead)
+      timeout 60 $kiln bench overhead --device cuda --torch --json "$out/bench_overhead.json" > "$out/bench_overhead.log" 2>&1
+      echo "bench overhead (rc $?):"; tail -12 "$out/bench_overhead.log" ;;
+    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train guard models lab overhead)"; exit 2 ;;
   esac
   echo "[$step: $(($(date +%s) - start)) s]"
 done
