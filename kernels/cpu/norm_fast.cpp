@@ -2,8 +2,8 @@
 // float sums within blocks of a row or channel plane and double across blocks, two passes (mean,
 // then Σ(x − μ)²) as in the reference; the elementwise passes in float and vectorized. float64: the
 // same structure in double. Layer norm spreads rows over OpenMP threads (its backward sums dγ, dβ
-// per thread in double, then adds the threads' sums); batch norm spreads channels (statistics and
-// backward) or planes (forward).
+// in float over chunks of 32 rows, in double across chunks and threads); batch norm spreads
+// channels (statistics and backward) or planes (forward).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -76,42 +76,62 @@ KILN_MULTIVERSION void layer_norm_rows_f32(const float* x, const float* w, const
 }
 
 // Backward of rows [begin, end): dx, and this block's Σ dy·x̂ and Σ dy added into dw_acc, db_acc
-// (double, K each; null when not needed). `scratch` holds K values of T (x̂ of the current row).
+// (double, K each; null when not needed). Those sums run in float over kRowChunk rows at a time
+// (dw_part, db_part: K floats each) and are then added into the double ones. `xhat` holds K values
+// of T (x̂ of the current row). Two passes per row: x̂ and the row sums, then dx with dγ, dβ.
+inline constexpr int64_t kRowChunk = 32;
 template <class T>
 KILN_VEC_INLINE void layer_norm_backward_rows(const T* x, const T* dy, const T* mean, const T* rstd, const T* w, T* dx,
-                                              double* dw_acc, double* db_acc, T* xhat, int64_t begin, int64_t end,
-                                              int64_t K) {
-  for (int64_t m = begin; m < end; ++m) {
-    const T *row = x + m * K, *drow = dy + m * K;
-    const T mu = mean[m], r = rstd[m];
-    T sum_g = 0, sum_g_xhat = 0;  // within one row (K terms); float for float32
+                                              double* dw_acc, double* db_acc, T* xhat, T* dw_part, T* db_part,
+                                              int64_t begin, int64_t end, int64_t K) {
+  const bool params = dw_acc || db_acc;
+  for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
+    const int64_t chunk_end = end - chunk < kRowChunk ? end : chunk + kRowChunk;
+    if (params)
+      for (int64_t k = 0; k < K; ++k) dw_part[k] = T(0), db_part[k] = T(0);
+    for (int64_t m = chunk; m < chunk_end; ++m) {
+      const T *row = x + m * K, *drow = dy + m * K;
+      const T mu = mean[m], r = rstd[m];
+      T sum_g = 0, sum_g_xhat = 0;  // within one row (K terms); float for float32
 #pragma omp simd reduction(+ : sum_g, sum_g_xhat)
-    for (int64_t k = 0; k < K; ++k) {
-      const T xh = (row[k] - mu) * r, g = drow[k] * (w ? w[k] : T(1));
-      xhat[k] = xh;
-      sum_g += g;
-      sum_g_xhat += g * xh;
-    }
-    if (dw_acc) {
+      for (int64_t k = 0; k < K; ++k) {
+        const T xh = (row[k] - mu) * r, g = drow[k] * (w ? w[k] : T(1));
+        xhat[k] = xh;
+        sum_g += g;
+        sum_g_xhat += g * xh;
+      }
+      const T mean_g = T(double(sum_g) / double(K)), mean_g_xhat = T(double(sum_g_xhat) / double(K));
+      T* out = dx ? dx + m * K : nullptr;
+      if (out && params) {
 #pragma omp simd
-      for (int64_t k = 0; k < K; ++k) dw_acc[k] += double(drow[k]) * double(xhat[k]);
-    }
-    if (db_acc) {
+        for (int64_t k = 0; k < K; ++k) {
+          const T d = drow[k];
+          dw_part[k] += d * xhat[k];
+          db_part[k] += d;
+          out[k] = r * (d * (w ? w[k] : T(1)) - mean_g - xhat[k] * mean_g_xhat);
+        }
+      } else if (out) {
 #pragma omp simd
-      for (int64_t k = 0; k < K; ++k) db_acc[k] += double(drow[k]);
-    }
-    if (!dx) continue;
-    const T mean_g = T(double(sum_g) / double(K)), mean_g_xhat = T(double(sum_g_xhat) / double(K));
-    T* out = dx + m * K;
+        for (int64_t k = 0; k < K; ++k) out[k] = r * (drow[k] * (w ? w[k] : T(1)) - mean_g - xhat[k] * mean_g_xhat);
+      } else if (params) {
 #pragma omp simd
-    for (int64_t k = 0; k < K; ++k) out[k] = r * (drow[k] * (w ? w[k] : T(1)) - mean_g - xhat[k] * mean_g_xhat);
+        for (int64_t k = 0; k < K; ++k) {
+          dw_part[k] += drow[k] * xhat[k];
+          db_part[k] += drow[k];
+        }
+      }
+    }
+    if (dw_acc)
+      for (int64_t k = 0; k < K; ++k) dw_acc[k] += double(dw_part[k]);
+    if (db_acc)
+      for (int64_t k = 0; k < K; ++k) db_acc[k] += double(db_part[k]);
   }
 }
 KILN_MULTIVERSION void layer_norm_backward_rows_f32(const float* x, const float* dy, const float* mean,
                                                     const float* rstd, const float* w, float* dx, double* dw_acc,
-                                                    double* db_acc, float* xhat, int64_t begin, int64_t end,
-                                                    int64_t K) {
-  layer_norm_backward_rows<float>(x, dy, mean, rstd, w, dx, dw_acc, db_acc, xhat, begin, end, K);
+                                                    double* db_acc, float* xhat, float* dw_part, float* db_part,
+                                                    int64_t begin, int64_t end, int64_t K) {
+  layer_norm_backward_rows<float>(x, dy, mean, rstd, w, dx, dw_acc, db_acc, xhat, dw_part, db_part, begin, end, K);
 }
 
 // ---- batch norm on [N, C, S]: plane (n, c) is the S contiguous values at (n·C + c)·S.
@@ -217,15 +237,17 @@ void layer_norm_backward_fast(DType dtype, int64_t M, int64_t K, const void* x, 
     const int64_t blocks = row_block_count(M, K);
     // Each block's Σ dy·x̂ and Σ dy in double, and its x̂ scratch row; the blocks' sums add up after.
     std::vector<double> dw_acc(dwp ? size_t(blocks * K) : 0, 0.0), db_acc(dbp ? size_t(blocks * K) : 0, 0.0);
-    std::vector<T> xhat(size_t(blocks * K));
+    std::vector<T> scratch(size_t(3 * blocks * K));  // per block: x̂ of a row, dγ and dβ of a row chunk
     for_each_row_block(blocks, M, [&](int64_t blk, int64_t begin, int64_t end) {
       double* dw_b = dwp ? dw_acc.data() + blk * K : nullptr;
       double* db_b = dbp ? db_acc.data() + blk * K : nullptr;
-      T* scratch = xhat.data() + blk * K;
+      T* xhat = scratch.data() + 3 * blk * K;
       if constexpr (std::is_same_v<T, float>)
-        layer_norm_backward_rows_f32(xp, dyp, mp, rp, wp, dxp, dw_b, db_b, scratch, begin, end, K);
+        layer_norm_backward_rows_f32(xp, dyp, mp, rp, wp, dxp, dw_b, db_b, xhat, xhat + K, xhat + 2 * K, begin, end,
+                                     K);
       else
-        layer_norm_backward_rows<double>(xp, dyp, mp, rp, wp, dxp, dw_b, db_b, scratch, begin, end, K);
+        layer_norm_backward_rows<double>(xp, dyp, mp, rp, wp, dxp, dw_b, db_b, xhat, xhat + K, xhat + 2 * K, begin,
+                                         end, K);
     });
     for (int64_t k = 0; k < K; ++k) {
       double dw_k = 0, db_k = 0;

@@ -71,6 +71,14 @@ KILN_VEC_INLINE int64_t block_end(int64_t begin, int64_t n) { return n - begin <
 // not bound by the latency of one chain of dependent adds; the lanes are combined at the end.
 inline constexpr int64_t kLanes = 32;
 
+// acc[0] + ... + acc[kLanes − 1] by halving (vector adds, not a serial chain of 32).
+KILN_VEC_INLINE float combine_lanes(float* acc) {
+  for (int64_t width = kLanes / 2; width >= 1; width /= 2)
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) acc[j] += acc[j + width];
+  return acc[0];
+}
+
 // Σ_i f(i) over [begin, end) in float, kLanes partial sums.
 template <class F>
 KILN_VEC_INLINE float lane_sum(int64_t begin, int64_t end, F&& f) {
@@ -81,9 +89,7 @@ KILN_VEC_INLINE float lane_sum(int64_t begin, int64_t end, F&& f) {
     for (int64_t j = 0; j < kLanes; ++j) acc[j] += f(i + j);
   float tail = 0;
   for (; i < end; ++i) tail += f(i);
-  float s = 0;
-  for (int64_t j = 0; j < kLanes; ++j) s += acc[j];
-  return s + tail;
+  return combine_lanes(acc) + tail;
 }
 
 // Σ_i f(i) over [0, n): float within blocks of kSumBlock, double across them.
@@ -105,8 +111,10 @@ KILN_VEC_INLINE float max_f32(const float* x, int64_t n) {
     for (int64_t j = 0; j < kLanes; ++j) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
   float m = lowest;
   for (; i < n; ++i) m = x[i] > m ? x[i] : m;
-  for (int64_t j = 0; j < kLanes; ++j) m = acc[j] > m ? acc[j] : m;
-  return m;
+  for (int64_t width = kLanes / 2; width >= 1; width /= 2)
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) acc[j] = acc[j + width] > acc[j] ? acc[j + width] : acc[j];
+  return acc[0] > m ? acc[0] : m;
 }
 
 // Σ a_i
@@ -151,9 +159,8 @@ KILN_VEC_INLINE DevSums dev_sums_f32(const float* x, int64_t n, float mu) {
       }
     float s = 0, sq = 0;
     for (; i < e; ++i) s += x[i] - mu, sq += (x[i] - mu) * (x[i] - mu);
-    for (int64_t j = 0; j < kLanes; ++j) s += acc[j], sq += acc_sq[j];
-    total.sum += double(s);
-    total.sq += double(sq);
+    total.sum += double(s + combine_lanes(acc));
+    total.sq += double(sq + combine_lanes(acc_sq));
   }
   return total;
 }
