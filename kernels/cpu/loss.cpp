@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/shape.h"
 #include "kernels/cpu/line_loop.h"
+#include "kernels/cpu/rowwise_fast.h"
 #include "kernels/cpu/strided_loop.h"
 
 namespace kiln::cpu {
@@ -23,8 +24,29 @@ void dispatch_loss(PointwiseLoss loss, F&& fn) {
 
 }  // namespace
 
+// The pointwise losses take the flat fast path when a and b are contiguous (and dy is contiguous or
+// one broadcast value).
 void pointwise_loss_forward(PointwiseLoss loss, DType dtype, const std::vector<int64_t>& shape, const void* a,
                             const int64_t* a_strides, const void* b, const int64_t* b_strides, void* out) {
+  if (is_row_major(shape, a_strides) && is_row_major(shape, b_strides))
+    return pointwise_loss_forward_flat(loss, dtype, shape_numel(shape), a, b, out);
+  pointwise_loss_forward_reference(loss, dtype, shape, a, a_strides, b, b_strides, out);
+}
+
+void pointwise_loss_backward(PointwiseLoss loss, DType dtype, const std::vector<int64_t>& shape, const void* a,
+                             const int64_t* a_strides, const void* b, const int64_t* b_strides, const void* dy,
+                             const int64_t* dy_strides, double scale, void* da, void* db) {
+  bool dy_scalar = true;
+  for (size_t d = 0; d < shape.size(); ++d) dy_scalar = dy_scalar && (dy_strides[d] == 0 || shape[d] == 1);
+  if (is_row_major(shape, a_strides) && is_row_major(shape, b_strides) &&
+      (dy_scalar || is_row_major(shape, dy_strides)))
+    return pointwise_loss_backward_flat(loss, dtype, shape_numel(shape), a, b, dy, dy_scalar ? 0 : 1, scale, da, db);
+  pointwise_loss_backward_reference(loss, dtype, shape, a, a_strides, b, b_strides, dy, dy_strides, scale, da, db);
+}
+
+void pointwise_loss_forward_reference(PointwiseLoss loss, DType dtype, const std::vector<int64_t>& shape,
+                                      const void* a, const int64_t* a_strides, const void* b,
+                                      const int64_t* b_strides, void* out) {
   KILN_DISPATCH_FLOAT(dtype, "loss", [&]<class T>() {
     dispatch_loss(loss, [&]<PointwiseLoss L>() {
       const T* ap = static_cast<const T*>(a);
@@ -38,9 +60,10 @@ void pointwise_loss_forward(PointwiseLoss loss, DType dtype, const std::vector<i
   });
 }
 
-void pointwise_loss_backward(PointwiseLoss loss, DType dtype, const std::vector<int64_t>& shape, const void* a,
-                             const int64_t* a_strides, const void* b, const int64_t* b_strides, const void* dy,
-                             const int64_t* dy_strides, double scale, void* da, void* db) {
+void pointwise_loss_backward_reference(PointwiseLoss loss, DType dtype, const std::vector<int64_t>& shape,
+                                       const void* a, const int64_t* a_strides, const void* b,
+                                       const int64_t* b_strides, const void* dy, const int64_t* dy_strides,
+                                       double scale, void* da, void* db) {
   KILN_DISPATCH_FLOAT(dtype, "loss backward", [&]<class T>() {
     dispatch_loss(loss, [&]<PointwiseLoss L>() {
       const T* ap = static_cast<const T*>(a);
@@ -60,10 +83,33 @@ void pointwise_loss_backward(PointwiseLoss loss, DType dtype, const std::vector<
   });
 }
 
+// The fast path handles 2-d logits [N, C] whose rows are contiguous (the common classifier layout).
 int64_t cross_entropy_forward(DType dtype, const std::vector<int64_t>& shape, const void* logits,
                               const int64_t* logit_strides, const int64_t* target, const int64_t* target_strides,
                               int64_t ignore_index, double label_smoothing, void* loss, const int64_t* loss_strides,
                               void* lse, const int64_t* lse_strides) {
+  if (shape.size() == 2 && shape[1] > 0 && lines_are_rows(shape, 1, logit_strides))
+    return cross_entropy_forward_rows(dtype, shape[0], shape[1], logits, target, target_strides[0], ignore_index,
+                                      label_smoothing, loss, loss_strides[0], lse, lse_strides[0]);
+  return cross_entropy_forward_reference(dtype, shape, logits, logit_strides, target, target_strides, ignore_index,
+                                         label_smoothing, loss, loss_strides, lse, lse_strides);
+}
+
+void cross_entropy_backward(DType dtype, const std::vector<int64_t>& shape, const void* logits,
+                            const int64_t* logit_strides, const int64_t* target, const int64_t* target_strides,
+                            int64_t ignore_index, double label_smoothing, const void* lse, const int64_t* lse_strides,
+                            const void* dy, const int64_t* dy_strides, double scale, void* dlogits) {
+  if (shape.size() == 2 && shape[1] > 0 && lines_are_rows(shape, 1, logit_strides))
+    return cross_entropy_backward_rows(dtype, shape[0], shape[1], logits, target, target_strides[0], ignore_index,
+                                       label_smoothing, lse, lse_strides[0], dy, dy_strides[0], scale, dlogits);
+  cross_entropy_backward_reference(dtype, shape, logits, logit_strides, target, target_strides, ignore_index,
+                                   label_smoothing, lse, lse_strides, dy, dy_strides, scale, dlogits);
+}
+
+int64_t cross_entropy_forward_reference(DType dtype, const std::vector<int64_t>& shape, const void* logits,
+                                        const int64_t* logit_strides, const int64_t* target,
+                                        const int64_t* target_strides, int64_t ignore_index, double label_smoothing,
+                                        void* loss, const int64_t* loss_strides, void* lse, const int64_t* lse_strides) {
   int64_t counted = 0;
   KILN_DISPATCH_FLOAT(dtype, "cross_entropy", [&]<class T>() {
     const T* xp = static_cast<const T*>(logits);
@@ -98,10 +144,11 @@ int64_t cross_entropy_forward(DType dtype, const std::vector<int64_t>& shape, co
   return counted;
 }
 
-void cross_entropy_backward(DType dtype, const std::vector<int64_t>& shape, const void* logits,
-                            const int64_t* logit_strides, const int64_t* target, const int64_t* target_strides,
-                            int64_t ignore_index, double label_smoothing, const void* lse, const int64_t* lse_strides,
-                            const void* dy, const int64_t* dy_strides, double scale, void* dlogits) {
+void cross_entropy_backward_reference(DType dtype, const std::vector<int64_t>& shape, const void* logits,
+                                      const int64_t* logit_strides, const int64_t* target,
+                                      const int64_t* target_strides, int64_t ignore_index, double label_smoothing,
+                                      const void* lse, const int64_t* lse_strides, const void* dy,
+                                      const int64_t* dy_strides, double scale, void* dlogits) {
   KILN_DISPATCH_FLOAT(dtype, "cross_entropy backward", [&]<class T>() {
     const T* xp = static_cast<const T*>(logits);
     const T* sp = static_cast<const T*>(lse);

@@ -1,5 +1,6 @@
-// CPU reference kernels for the losses: the pointwise ones (BCE with logits, MSE, Gaussian KL) and
-// the fused softmax + cross-entropy. Per-element math lives in kernels/common/loss_math.h.
+// CPU kernels for the losses: the pointwise ones (BCE with logits, MSE, Gaussian KL) and the fused
+// softmax + cross-entropy. Contiguous operands (for cross-entropy: 2-d logits [N, C] with contiguous
+// rows) take the fast paths (rowwise_fast.h), other layouts the *_reference loops. Per-element math lives in kernels/common/loss_math.h.
 // Compute only: no tensors, no autograd; outputs are contiguous, inputs strided.
 #pragma once
 #include <cstdint>
@@ -32,5 +33,23 @@ void cross_entropy_backward(DType dtype, const std::vector<int64_t>& shape, cons
                             const int64_t* logit_strides, const int64_t* target, const int64_t* target_strides,
                             int64_t ignore_index, double label_smoothing, const void* lse, const int64_t* lse_strides,
                             const void* dy, const int64_t* dy_strides, double scale, void* dlogits);
+
+// The plain reference loops (any strides, any rank), kept as what the fast paths are tested against.
+void pointwise_loss_forward_reference(PointwiseLoss loss, DType dtype, const std::vector<int64_t>& shape,
+                                      const void* a, const int64_t* a_strides, const void* b,
+                                      const int64_t* b_strides, void* out);
+void pointwise_loss_backward_reference(PointwiseLoss loss, DType dtype, const std::vector<int64_t>& shape,
+                                       const void* a, const int64_t* a_strides, const void* b,
+                                       const int64_t* b_strides, const void* dy, const int64_t* dy_strides,
+                                       double scale, void* da, void* db);
+int64_t cross_entropy_forward_reference(DType dtype, const std::vector<int64_t>& shape, const void* logits,
+                                        const int64_t* logit_strides, const int64_t* target,
+                                        const int64_t* target_strides, int64_t ignore_index, double label_smoothing,
+                                        void* loss, const int64_t* loss_strides, void* lse, const int64_t* lse_strides);
+void cross_entropy_backward_reference(DType dtype, const std::vector<int64_t>& shape, const void* logits,
+                                      const int64_t* logit_strides, const int64_t* target,
+                                      const int64_t* target_strides, int64_t ignore_index, double label_smoothing,
+                                      const void* lse, const int64_t* lse_strides, const void* dy,
+                                      const int64_t* dy_strides, double scale, void* dlogits);
 
 }  // namespace kiln::cpu

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "kernels/common/norm_math.h"
+#include "kernels/cpu/rowwise_fast.h"
 
 namespace kiln::cpu {
 namespace {
@@ -35,9 +36,41 @@ MeanVar mean_var(const T* p, int64_t n) {
 
 }  // namespace
 
-// ------------------------------------------------------------------------------------ batch norm
+// ------------------------------------------------------------------------------------ dispatch
 
 void batch_norm_stats(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, void* mean, void* var) {
+  if (S >= kBatchNormFastMinPlane) return batch_norm_stats_fast(dtype, N, C, S, x, mean, var);
+  batch_norm_stats_reference(dtype, N, C, S, x, mean, var);
+}
+
+void batch_norm_forward(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, const void* mean,
+                        const void* var, double eps, const void* weight, const void* bias, void* y, void* rstd) {
+  if (S >= kBatchNormFastMinPlane)
+    return batch_norm_forward_fast(dtype, N, C, S, x, mean, var, eps, weight, bias, y, rstd);
+  batch_norm_forward_reference(dtype, N, C, S, x, mean, var, eps, weight, bias, y, rstd);
+}
+
+void batch_norm_backward(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, const void* dy,
+                         const void* mean, const void* rstd, const void* weight, bool batch_stats, void* dx,
+                         void* dweight, void* dbias) {
+  if (S >= kBatchNormFastMinPlane)
+    return batch_norm_backward_fast(dtype, N, C, S, x, dy, mean, rstd, weight, batch_stats, dx, dweight, dbias);
+  batch_norm_backward_reference(dtype, N, C, S, x, dy, mean, rstd, weight, batch_stats, dx, dweight, dbias);
+}
+
+void layer_norm_forward(DType dtype, int64_t M, int64_t K, const void* x, const void* weight, const void* bias,
+                        double eps, void* y, void* mean, void* rstd) {
+  layer_norm_forward_fast(dtype, M, K, x, weight, bias, eps, y, mean, rstd);
+}
+
+void layer_norm_backward(DType dtype, int64_t M, int64_t K, const void* x, const void* dy, const void* mean,
+                         const void* rstd, const void* weight, void* dx, void* dweight, void* dbias) {
+  layer_norm_backward_fast(dtype, M, K, x, dy, mean, rstd, weight, dx, dweight, dbias);
+}
+
+// ------------------------------------------------------------------------------------ batch norm
+
+void batch_norm_stats_reference(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, void* mean, void* var) {
   KILN_DISPATCH_FLOAT(dtype, "batch_norm", [&]<class T>() {
     const T* xp = static_cast<const T*>(x);
     T *mp = static_cast<T*>(mean), *vp = static_cast<T*>(var);
@@ -59,8 +92,8 @@ void batch_norm_stats(DType dtype, int64_t N, int64_t C, int64_t S, const void* 
   });
 }
 
-void batch_norm_forward(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, const void* mean,
-                        const void* var, double eps, const void* weight, const void* bias, void* y, void* rstd) {
+void batch_norm_forward_reference(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, const void* mean,
+                                  const void* var, double eps, const void* weight, const void* bias, void* y, void* rstd) {
   KILN_DISPATCH_FLOAT(dtype, "batch_norm", [&]<class T>() {
     const T *xp = static_cast<const T*>(x), *mp = static_cast<const T*>(mean), *vp = static_cast<const T*>(var);
     const T *wp = static_cast<const T*>(weight), *bp = static_cast<const T*>(bias);
@@ -78,9 +111,9 @@ void batch_norm_forward(DType dtype, int64_t N, int64_t C, int64_t S, const void
   });
 }
 
-void batch_norm_backward(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, const void* dy,
-                         const void* mean, const void* rstd, const void* weight, bool batch_stats, void* dx,
-                         void* dweight, void* dbias) {
+void batch_norm_backward_reference(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, const void* dy,
+                                   const void* mean, const void* rstd, const void* weight, bool batch_stats, void* dx,
+                                   void* dweight, void* dbias) {
   KILN_DISPATCH_FLOAT(dtype, "batch_norm backward", [&]<class T>() {
     const T *xp = static_cast<const T*>(x), *dyp = static_cast<const T*>(dy);
     const T *mp = static_cast<const T*>(mean), *rp = static_cast<const T*>(rstd), *wp = static_cast<const T*>(weight);
@@ -114,8 +147,8 @@ void batch_norm_backward(DType dtype, int64_t N, int64_t C, int64_t S, const voi
 
 // ------------------------------------------------------------------------------------ layer norm
 
-void layer_norm_forward(DType dtype, int64_t M, int64_t K, const void* x, const void* weight, const void* bias,
-                        double eps, void* y, void* mean, void* rstd) {
+void layer_norm_forward_reference(DType dtype, int64_t M, int64_t K, const void* x, const void* weight,
+                                  const void* bias, double eps, void* y, void* mean, void* rstd) {
   KILN_DISPATCH_FLOAT(dtype, "layer_norm", [&]<class T>() {
     const T *xp = static_cast<const T*>(x), *wp = static_cast<const T*>(weight), *bp = static_cast<const T*>(bias);
     T *yp = static_cast<T*>(y), *mp = static_cast<T*>(mean), *rp = static_cast<T*>(rstd);
@@ -130,8 +163,8 @@ void layer_norm_forward(DType dtype, int64_t M, int64_t K, const void* x, const 
   });
 }
 
-void layer_norm_backward(DType dtype, int64_t M, int64_t K, const void* x, const void* dy, const void* mean,
-                         const void* rstd, const void* weight, void* dx, void* dweight, void* dbias) {
+void layer_norm_backward_reference(DType dtype, int64_t M, int64_t K, const void* x, const void* dy, const void* mean,
+                                   const void* rstd, const void* weight, void* dx, void* dweight, void* dbias) {
   KILN_DISPATCH_FLOAT(dtype, "layer_norm backward", [&]<class T>() {
     const T *xp = static_cast<const T*>(x), *dyp = static_cast<const T*>(dy);
     const T *mp = static_cast<const T*>(mean), *rp = static_cast<const T*>(rstd), *wp = static_cast<const T*>(weight);

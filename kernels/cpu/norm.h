@@ -1,12 +1,17 @@
-// CPU reference kernels for batch, layer and group normalization and dropout's mask. Every array is
-// contiguous and of the given float dtype (statistics included); sums are accumulated in double.
-// Optional arrays (weight, bias, and the gradients not needed) are null. Compute only: no autograd.
+// CPU kernels for batch, layer and group normalization and dropout's mask. Every array is contiguous
+// and of the given float dtype (statistics included); optional arrays (weight, bias, and the
+// gradients not needed) are null. Layer norm, and batch norm on planes of at least
+// kBatchNormFastMinPlane values, take the fast paths (rowwise_fast.h); the *_reference loops
+// (sums accumulated in double) are what they are tested against. Compute only: no autograd.
 #pragma once
 #include <cstdint>
 
 #include "core/dtype.h"
 
 namespace kiln::cpu {
+
+// Batch norm's fast path works plane by plane; below this plane size (S) the reference runs.
+inline constexpr int64_t kBatchNormFastMinPlane = 16;
 
 // ---- batch norm on x viewed as [N, C, S] (S = product of the spatial dims); statistics per channel.
 // mean[c] and the biased var[c] over the N·S elements of channel c.
@@ -26,6 +31,19 @@ void layer_norm_forward(DType dtype, int64_t M, int64_t K, const void* x, const 
                         double eps, void* y, void* mean, void* rstd);
 void layer_norm_backward(DType dtype, int64_t M, int64_t K, const void* x, const void* dy, const void* mean,
                          const void* rstd, const void* weight, void* dx, void* dweight, void* dbias);
+
+// The plain reference loops of the kernels above, kept as what the fast paths are tested against.
+void batch_norm_stats_reference(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, void* mean, void* var);
+void batch_norm_forward_reference(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, const void* mean,
+                                  const void* var, double eps, const void* weight, const void* bias, void* y,
+                                  void* rstd);
+void batch_norm_backward_reference(DType dtype, int64_t N, int64_t C, int64_t S, const void* x, const void* dy,
+                                   const void* mean, const void* rstd, const void* weight, bool batch_stats, void* dx,
+                                   void* dweight, void* dbias);
+void layer_norm_forward_reference(DType dtype, int64_t M, int64_t K, const void* x, const void* weight,
+                                  const void* bias, double eps, void* y, void* mean, void* rstd);
+void layer_norm_backward_reference(DType dtype, int64_t M, int64_t K, const void* x, const void* dy, const void* mean,
+                                   const void* rstd, const void* weight, void* dx, void* dweight, void* dbias);
 
 // ---- group norm on x viewed as [N, C, S] with C split into G groups: statistics per (n, group)
 // (mean/rstd [N·G]); weight/bias [C] per channel.

@@ -6,11 +6,28 @@
 #include "core/error.h"
 #include "core/shape.h"
 #include "kernels/cpu/line_loop.h"
+#include "kernels/cpu/rowwise_fast.h"
 
 namespace kiln::cpu {
 
 void softmax_forward(bool log, DType dtype, const std::vector<int64_t>& shape, int64_t dim, const void* x,
                      const int64_t* x_strides, void* y) {
+  const int64_t n = shape[size_t(dim)], numel = shape_numel(shape);
+  if (n > 0 && lines_are_rows(shape, dim, x_strides))
+    return softmax_forward_rows(log, dtype, numel / n, n, x, y);
+  softmax_forward_reference(log, dtype, shape, dim, x, x_strides, y);
+}
+
+void softmax_backward(bool log, DType dtype, const std::vector<int64_t>& shape, int64_t dim, const void* y,
+                      const int64_t* y_strides, const void* dy, const int64_t* dy_strides, void* dx) {
+  const int64_t n = shape[size_t(dim)], numel = shape_numel(shape);
+  if (n > 0 && lines_are_rows(shape, dim, y_strides) && lines_are_rows(shape, dim, dy_strides))
+    return softmax_backward_rows(log, dtype, numel / n, n, y, dy, dx);
+  softmax_backward_reference(log, dtype, shape, dim, y, y_strides, dy, dy_strides, dx);
+}
+
+void softmax_forward_reference(bool log, DType dtype, const std::vector<int64_t>& shape, int64_t dim, const void* x,
+                               const int64_t* x_strides, void* y) {
   KILN_DISPATCH_FLOAT(dtype, log ? "log_softmax" : "softmax", [&]<class T>() {
     const T* xp = static_cast<const T*>(x);
     T* yp = static_cast<T*>(y);
@@ -34,8 +51,8 @@ void softmax_forward(bool log, DType dtype, const std::vector<int64_t>& shape, i
   });
 }
 
-void softmax_backward(bool log, DType dtype, const std::vector<int64_t>& shape, int64_t dim, const void* y,
-                      const int64_t* y_strides, const void* dy, const int64_t* dy_strides, void* dx) {
+void softmax_backward_reference(bool log, DType dtype, const std::vector<int64_t>& shape, int64_t dim, const void* y,
+                                const int64_t* y_strides, const void* dy, const int64_t* dy_strides, void* dx) {
   KILN_DISPATCH_FLOAT(dtype, log ? "log_softmax backward" : "softmax backward", [&]<class T>() {
     const T* yp = static_cast<const T*>(y);
     const T* gp = static_cast<const T*>(dy);

@@ -1,5 +1,6 @@
-// CPU reference kernels for softmax and log-softmax along one dim. Inputs are strided views, outputs
-// contiguous; every line is computed in double with its max subtracted first (no overflow).
+// CPU kernels for softmax and log-softmax along one dim. Inputs are strided views, outputs contiguous.
+// softmax_forward/backward take the fast path (rowwise_fast.h) when the lines are contiguous rows and
+// the *_reference loops otherwise: every line in double with its max subtracted first (no overflow).
 // Compute only: no tensors, no autograd.
 #pragma once
 #include <cstdint>
@@ -15,5 +16,11 @@ void softmax_forward(bool log, DType dtype, const std::vector<int64_t>& shape, i
 // softmax: dx = y·(dy − Σ dy·y) ;  log-softmax: dx = dy − eʸ·Σ dy  (sums along dim); dx contiguous.
 void softmax_backward(bool log, DType dtype, const std::vector<int64_t>& shape, int64_t dim, const void* y,
                       const int64_t* y_strides, const void* dy, const int64_t* dy_strides, void* dx);
+
+// The plain reference loops (any strides), kept as what the fast path is tested against.
+void softmax_forward_reference(bool log, DType dtype, const std::vector<int64_t>& shape, int64_t dim, const void* x,
+                               const int64_t* x_strides, void* y);
+void softmax_backward_reference(bool log, DType dtype, const std::vector<int64_t>& shape, int64_t dim, const void* y,
+                                const int64_t* y_strides, const void* dy, const int64_t* dy_strides, void* dx);
 
 }  // namespace kiln::cpu
