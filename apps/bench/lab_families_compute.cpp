@@ -227,15 +227,15 @@ std::shared_ptr<LabFamilyBase> conv_family() {
              with_cuda_gemm(cuda::GemmBackend::Kiln,
                             [&] { cuda::conv2d_forward<float>(p.g, p.x.f(), p.w.f(), nullptr, p.y.f()); });
            });
-         },
-         false, !cuda::cudnn_available());
-  f->add(CUDA, "v2", "im2col kernel, then cuBLAS for the product",
+         });
+  f->add(CUDA, "v2", "im2col kernel, then cuBLAS for the product (the fallback the framework takes without cuDNN)",
          [](ConvProblem& p) {
            with_cudnn(false, [&] {
              with_cuda_gemm(cuda::GemmBackend::Cublas,
                             [&] { cuda::conv2d_forward<float>(p.g, p.x.f(), p.w.f(), nullptr, p.y.f()); });
            });
-         });
+         },
+         false, !cuda::cudnn_available());
   if (cuda::cudnn_available())
     f->add(CUDA, "cuDNN", "cudnnConvolutionForward with the algorithm kernels/cudnn picks",
            [](ConvProblem& p) {

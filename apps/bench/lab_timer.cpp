@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -186,7 +187,13 @@ double LabTimer::copy_bandwidth_gbs(size_t bytes, int reps) {
 std::string LabTimer::clock() const { return device_.is_cpu() ? "wall clock" : "CUDA events"; }
 
 std::vector<std::pair<std::string, std::string>> LabTimer::machine_info() const {
+  char date[32] = "";
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &utc);
   std::vector<std::pair<std::string, std::string>> info = {
+      {"date", date},
       {"cpu", cpu_model()},
       {"hardware_threads", std::to_string(std::thread::hardware_concurrency())},
       {"OMP_NUM_THREADS", env_or("OMP_NUM_THREADS", "unset")},
