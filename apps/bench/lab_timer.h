@@ -26,8 +26,8 @@ class LabTimer {
                                 double budget_s);
   // Waits until the device has finished the work queued so far (nothing to wait for on the CPU).
   void synchronize();
-  // GB/s (bytes read + written, 1e9) of a plain copy of `bytes` (memcpy / cudaMemcpyAsync device to
-  // device), the median of `reps` runs.
+  // GB/s (bytes read + written, 1e9) of a plain copy of `bytes` (a float copy loop, the faster of one thread and all OpenMP threads /
+  // cudaMemcpyAsync device to device), the median of `reps` runs.
   double copy_bandwidth_gbs(size_t bytes, int reps);
 
   size_t flush_bytes() const { return flush_bytes_; }
