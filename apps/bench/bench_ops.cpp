@@ -2,6 +2,7 @@
 // Checks every registered version of every family against the CPU reference, times those that pass, prints
 // the table (with the winner of each family) and writes it all as JSON. Exit code 1 when a version failed.
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "apps/bench/bench.h"
@@ -40,6 +41,11 @@ int bench_ops(int argc, char** argv, int first) {
     chosen = all;
   }
   const std::string json_path = args.get_string("json", "");
+  if (!json_path.empty()) {  // refused before the lab runs, not after minutes of timing
+    const std::filesystem::path parent = std::filesystem::path(json_path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent))
+      throw cli::UsageError("--json " + json_path + ": folder '" + parent.string() + "' does not exist");
+  }
 
   LabTimer timer(options.device, options.quick);
   const LabReport report = run_kernel_lab(chosen, gemm, options, timer, stderr);

@@ -97,6 +97,15 @@ LabReport run_kernel_lab(const std::vector<std::shared_ptr<LabFamilyBase>>& fami
     if (gemm_library_rate > -2) return gemm_library_rate;
     gemm_library_rate = -1;
     if (!gemm_family) return gemm_library_rate;
+    // The gemm family already timed in this run: its library version's figure, not a second measurement.
+    for (const auto& done : report.families)
+      if (done.family == gemm_family)
+        for (const auto& r : done.versions)
+          if (r.info.library && r.timed) {
+            gemm_library_rate = r.rate;
+            gemm_library_name = r.info.name + " sgemm " + dims_text(done.timed_shape);
+            return gemm_library_rate;
+          }
     const auto infos = gemm_family->versions(options.device.type);
     for (size_t v = 0; v < infos.size(); ++v) {
       if (!infos[v].library) continue;
