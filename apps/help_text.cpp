@@ -168,6 +168,8 @@ const char* kBench =
     "             the median of timed steps after warm-up, beside PyTorch with --torch\n"
     "  ops        the kernel lab: numbered versions of each kernel family, checked against the CPU\n"
     "             reference, then timed\n"
+    "             kiln bench ops [--device cpu|cuda] [--op NAME] [--json FILE] [--quick]\n"
+    "             (docs/kernel-lab.md; exit code 1 when a version fails its check)\n"
     "  overhead   host time per op for tiny tensors, with and without autograd\n";
 
 const char* kOps =
