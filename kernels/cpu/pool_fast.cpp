@@ -24,13 +24,15 @@ constexpr int64_t kParallelElements = int64_t(1) << 15;
 template <class F>
 void for_each_plane_parallel(const Pool2dGeometry& g, const int64_t* strides, F&& fn) {
   const int64_t planes = g.N * g.C;
+  auto run = [&](int64_t plane) { fn(plane, plane / g.C * strides[0] + plane % g.C * strides[1], plane * g.Ho * g.Wo); };
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (planes > 1 && planes * g.H * g.W > kParallelElements)
-#endif
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    const int64_t n = plane / g.C, c = plane % g.C;
-    fn(plane, n * strides[0] + c * strides[1], plane * g.Ho * g.Wo);
+  if (planes > 1 && planes * g.H * g.W > kParallelElements) {
+#pragma omp parallel for schedule(static)
+    for (int64_t plane = 0; plane < planes; ++plane) run(plane);
+    return;
   }
+#endif
+  for (int64_t plane = 0; plane < planes; ++plane) run(plane);
 }
 
 // Taps t in [lo, hi) of a window starting at `start` (step `dilation`, `kernel` taps) that land in [0, in).
@@ -54,12 +56,12 @@ bool is_2x2_stride_2(const Pool2dGeometry& g, const int64_t* strides) {
 }
 
 // The candidate replaces the best so far as in the reference loop: strictly larger, or NaN (NaN wins).
+// Written as selects so that the compiler emits conditional moves, not unpredictable branches.
 template <class T>
 inline void take_if_better(T v, int64_t index, T& best, int64_t& best_index) {
-  if (v > best || v != v) {
-    best = v;
-    best_index = index;
-  }
+  const bool better = (v > best) | (v != v);
+  best = better ? v : best;
+  best_index = better ? index : best_index;
 }
 
 // A plane-sized double buffer per thread, zeroed, for backward passes whose windows overlap.
@@ -137,6 +139,34 @@ void max_pool2d_backward(DType dtype, const Pool2dGeometry& g, const void* dy, c
     T* dxp = static_cast<T*>(dx);
     const int64_t plane_size = g.H * g.W;
     const bool disjoint = windows_disjoint(g.kH, g.sH, g.dH) && windows_disjoint(g.kW, g.sW, g.dW);
+    const int64_t unit_strides[4] = {0, 0, 0, 1};
+    if (is_2x2_stride_2(g, unit_strides)) {
+      // One sequential pass: each window's four inputs get dy (the argmax) or 0; then the odd last row/column.
+      for_each_plane_parallel(g, dys, [&](int64_t plane, int64_t db, int64_t ob) {
+        T* d = dxp + plane * plane_size;
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          T* r0 = d + 2 * oh * g.W;
+          T* r1 = r0 + g.W;
+          const int64_t* a_row = argmax + ob + oh * g.Wo;
+          const T* dy_row = gp + db + oh * dys[2];
+          const int64_t top = 2 * oh * g.W;
+          for (int64_t ow = 0; ow < g.Wo; ++ow) {
+            const int64_t w = 2 * ow, at = a_row[ow] - top;
+            const T v = dy_row[ow * dys[3]] + T(0);  // + 0: −0 becomes +0, as the reference's 0 + dy
+            r0[w] = at == w ? v : T(0);
+            r0[w + 1] = at == w + 1 ? v : T(0);
+            r1[w] = at == g.W + w ? v : T(0);
+            r1[w + 1] = at == g.W + w + 1 ? v : T(0);
+          }
+          if (g.W > 2 * g.Wo) {
+            std::fill(r0 + 2 * g.Wo, r0 + g.W, T(0));
+            std::fill(r1 + 2 * g.Wo, r1 + g.W, T(0));
+          }
+        }
+        std::fill(d + 2 * g.Ho * g.W, d + plane_size, T(0));
+      });
+      return;
+    }
     for_each_plane_parallel(g, dys, [&](int64_t plane, int64_t db, int64_t ob) {
       T* d = dxp + plane * plane_size;
       if (disjoint) {
@@ -144,7 +174,7 @@ void max_pool2d_backward(DType dtype, const Pool2dGeometry& g, const void* dy, c
         for (int64_t oh = 0; oh < g.Ho; ++oh)
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
             const int64_t at = argmax[ob + oh * g.Wo + ow];
-            if (at >= 0) d[at] = T(double(gp[db + oh * dys[2] + ow * dys[3]]));
+            if (at >= 0) d[at] = T(0.0 + double(gp[db + oh * dys[2] + ow * dys[3]]));
           }
         return;
       }
@@ -220,7 +250,7 @@ void avg_pool2d_backward(DType dtype, const Pool2dGeometry& g, bool count_includ
           const double share = double(gp[db + oh * dys[2] + ow * dys[3]]) / double(divisor);
           for (int64_t h = wh.start; h < wh.end; ++h)
             if (disjoint) {
-              std::fill(d + h * g.W + ww.start, d + h * g.W + ww.end, T(share));
+              std::fill(d + h * g.W + ww.start, d + h * g.W + ww.end, T(0.0 + share));
             } else {
               for (int64_t w = ww.start; w < ww.end; ++w) acc[h * g.W + w] += share;
             }

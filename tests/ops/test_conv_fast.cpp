@@ -1,7 +1,8 @@
 // The fast path of CPU convolution (kernels/cpu/conv_batched.cpp: image groups, row-wise im2col/col2im)
 // against the plain reference loops of kernels/cpu/conv.cpp, forward and both backward passes, float32
 // and float64, at shapes that reach each of its branches: odd sizes, stride/padding/dilation/groups,
-// batch 1, one channel, 1×1 kernels (the column matrix is the image), 1×1 columns (DCGAN's k7 on 1×1),
+// batch 1, one channel, 1×1 kernels (the column matrix is the image), whole-image kernels (a fully connected
+// layer: DCGAN's k7 on 7×7 and its transpose), large output planes (one GEMM per image),
 // taps that read only padding, an image taller than the columns reach (transposed convolution's
 // output_padding), and workspace bounds that force one image per group and an uneven last group.
 #include <algorithm>
@@ -113,7 +114,14 @@ std::vector<Conv2dGeometry> fast_path_cases() {
       geometry(2, 3, 4, 7, 11, 3, 2, 1, 2, 2, 1, 2, 3, 1),       // dilation, non-square kernel, odd sizes
       geometry(2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2),        // groups
       geometry(2, 3, 3, 6, 5, 3, 3, 2, 1, 1, 1, 1, 1, 3),        // depthwise
-      geometry(4, 5, 1, 7, 7, 7, 7, 1, 1, 0, 0, 1, 1, 1),        // k7 on 7×7: 1×1 columns (DCGAN D, G's ConvT)
+      geometry(4, 5, 1, 7, 7, 7, 7, 1, 1, 0, 0, 1, 1, 1),        // k7 on 7×7: a fully connected layer (DCGAN D)
+      geometry(3, 3, 5, 4, 4, 4, 4, 2, 2, 0, 0, 1, 1, 1),        // fully connected, several outputs, stride 2
+      geometry(3, 4, 6, 5, 5, 5, 5, 1, 1, 0, 0, 1, 1, 2),        // whole-image kernel with groups: grouped path
+      geometry(2, 3, 4, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1),        // whole-image kernel with padding: 3×3 columns
+      geometry(2, 2, 3, 12, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1),      // 144 columns: one GEMM per image
+      geometry(5, 3, 4, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1),        // 2×2 columns: images grouped
+      geometry(4, 4, 6, 5, 3, 3, 3, 2, 1, 1, 0, 1, 1, 2),        // 3×1 columns, groups: images grouped
+      geometry(3, 2, 3, 4, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1),        // 1×1 kernel on 4×4: grouped, no im2col needed
       geometry(3, 2, 3, 6, 6, 3, 3, 3, 3, 0, 0, 1, 1, 1, 2),     // image taller than the columns reach
       geometry(1, 1, 2, 5, 6, 2, 3, 2, 1, 3, 0, 1, 1, 1),        // batch 1, taps in the padding only
       geometry(2, 2, 3, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1),     // stride 3, dilation 2, extra rows

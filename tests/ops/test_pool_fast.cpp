@@ -31,7 +31,7 @@ Pool2dGeometry geometry_of(const PoolCase& c) {
   return g;
 }
 
-// Values from {−1, −0.5, 0, 0.5, 1} (many ties: the first maximum must win in both paths) and a few NaNs.
+// Values from {−1, −0.5, 0, 0.5, 1} (many ties: the first maximum must win in both paths), some −0, a few NaNs.
 template <class T>
 std::vector<T> tied_values(size_t count, uint32_t seed, bool with_nans) {
   std::mt19937 rng(seed);
@@ -39,6 +39,7 @@ std::vector<T> tied_values(size_t count, uint32_t seed, bool with_nans) {
   for (T& e : v) {
     const uint32_t r = rng() % 64;
     e = with_nans && r == 0 ? std::numeric_limits<T>::quiet_NaN() : T(int(r % 5) - 2) / T(2);
+    if (r == 1) e = -T(0);  // −0: the gradient passes must still give the reference's bits
   }
   return v;
 }
