@@ -7,6 +7,9 @@
 //   most one value), else sum into one plane-sized double buffer per thread, never a double copy of the
 //   whole input as the reference does.
 #include <algorithm>
+#include <bit>
+#include <type_traits>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -64,6 +67,39 @@ inline void take_if_better(T v, int64_t index, T& best, int64_t& best_index) {
   best_index = better ? index : best_index;
 }
 
+// As take_if_better, with a 32-bit window position (same width as float lanes, so the loop vectorizes).
+template <class T>
+inline void pick_if_better(T v, int32_t position, T& best, int32_t& best_position) {
+  const bool better = (v > best) | (v != v);
+  best = better ? v : best;
+  best_position = better ? position : best_position;
+}
+
+// A per-thread row of window positions for the 2×2 kernel.
+int32_t* window_position_buffer(int64_t elements) {
+  thread_local std::vector<int32_t> buffer;
+  if (int64_t(buffer.size()) < elements) buffer.resize(size_t(elements));
+  return buffer.data();
+}
+
+// One output row of the 2×2 max-pool backward: each window's four inputs get dy (its argmax, window
+// position 0–3) or 0. Restrict pointers and a select-only body, so that the compiler vectorizes it
+// (measured: 4× faster than the same loop written inside the plane lambda, which stayed scalar and branchy).
+template <class T>
+void spread_2x2_row(const T* __restrict dy_row, const int32_t* __restrict at, T* __restrict r0, T* __restrict r1,
+                    int64_t count) {
+  // Bit masks, not ternaries: GCC turned `k == 0 ? v : 0` into branches, mispredicted on every other window.
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  for (int64_t ow = 0; ow < count; ++ow) {
+    const Bits v = std::bit_cast<Bits>(T(dy_row[ow] + T(0)));  // + 0: −0 becomes +0, as the reference's 0 + dy
+    const int32_t k = at[ow];
+    r0[2 * ow] = std::bit_cast<T>(Bits(v & (Bits(0) - Bits(k == 0))));
+    r0[2 * ow + 1] = std::bit_cast<T>(Bits(v & (Bits(0) - Bits(k == 1))));
+    r1[2 * ow] = std::bit_cast<T>(Bits(v & (Bits(0) - Bits(k == 2))));
+    r1[2 * ow + 1] = std::bit_cast<T>(Bits(v & (Bits(0) - Bits(k == 3))));
+  }
+}
+
 // A plane-sized double buffer per thread, zeroed, for backward passes whose windows overlap.
 double* zeroed_plane_buffer(int64_t elements) {
   thread_local std::vector<double> buffer;
@@ -87,16 +123,21 @@ void max_pool2d_forward(DType dtype, const Pool2dGeometry& g, const void* x, con
           T* y_row = yp + ob + oh * g.Wo;
           int64_t* a_row = argmax + ob + oh * g.Wo;
           const int64_t top = 2 * oh * g.W;
+          // Two loops the compiler can vectorize: the maximum and the window position (0–3) of each
+          // output with selects only, then the positions turned into plane indices.
+          int32_t* at = window_position_buffer(g.Wo);
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
             const int64_t w = 2 * ow;
             T best = r0[w];
-            int64_t best_index = top + w;
-            take_if_better(r0[w + 1], top + w + 1, best, best_index);
-            take_if_better(r1[w], top + g.W + w, best, best_index);
-            take_if_better(r1[w + 1], top + g.W + w + 1, best, best_index);
+            int32_t k = 0;
+            pick_if_better(r0[w + 1], 1, best, k);
+            pick_if_better(r1[w], 2, best, k);
+            pick_if_better(r1[w + 1], 3, best, k);
             y_row[ow] = best;
-            a_row[ow] = best_index;
+            at[ow] = k;
           }
+          for (int64_t ow = 0; ow < g.Wo; ++ow)
+            a_row[ow] = top + 2 * ow + (at[ow] & 1) + (at[ow] >> 1) * g.W;
         }
       });
       return;
@@ -150,13 +191,24 @@ void max_pool2d_backward(DType dtype, const Pool2dGeometry& g, const void* dy, c
           const int64_t* a_row = argmax + ob + oh * g.Wo;
           const T* dy_row = gp + db + oh * dys[2];
           const int64_t top = 2 * oh * g.W;
+          // As in the forward: window positions (0–3) first, then a select-only loop that vectorizes.
+          int32_t* at = window_position_buffer(g.Wo);
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
-            const int64_t w = 2 * ow, at = a_row[ow] - top;
-            const T v = dy_row[ow * dys[3]] + T(0);  // + 0: −0 becomes +0, as the reference's 0 + dy
-            r0[w] = at == w ? v : T(0);
-            r0[w + 1] = at == w + 1 ? v : T(0);
-            r1[w] = at == g.W + w ? v : T(0);
-            r1[w + 1] = at == g.W + w + 1 ? v : T(0);
+            const int64_t offset = a_row[ow] - top - 2 * ow;  // 0, 1, W or W + 1
+            const int64_t lower = offset >= g.W ? 1 : 0;
+            at[ow] = int32_t(2 * lower + (offset - lower * g.W));
+          }
+          if (dys[3] == 1) {
+            spread_2x2_row(dy_row, at, r0, r1, g.Wo);
+          } else {
+            for (int64_t ow = 0; ow < g.Wo; ++ow) {
+              const int64_t w = 2 * ow;
+              const T v = dy_row[ow * dys[3]] + T(0);
+              r0[w] = at[ow] == 0 ? v : T(0);
+              r0[w + 1] = at[ow] == 1 ? v : T(0);
+              r1[w] = at[ow] == 2 ? v : T(0);
+              r1[w + 1] = at[ow] == 3 ? v : T(0);
+            }
           }
           if (g.W > 2 * g.Wo) {
             std::fill(r0 + 2 * g.Wo, r0 + g.W, T(0));
