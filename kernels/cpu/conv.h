@@ -1,5 +1,5 @@
 // CPU kernels of 2-D convolution by im2col + GEMM (kernels/cpu/gemm), and their adjoints: the entry points
-// (the fast path: several images per GEMM, kernels/cpu/conv_batched.cpp) and the plain reference loops
+// (the fast path, kernels/cpu/conv_batched.cpp) and the plain reference loops
 // (one image at a time, *_reference) that the tests compare them with. All tensors are contiguous NCHW;
 // weights are [C_out, C_in/groups, kH, kW]. Compute only: no autograd. conv_transpose2d is the adjoint
 // of conv2d, so it runs on these same kernels with the roles swapped.
@@ -26,9 +26,10 @@ void im2col(const Conv2dGeometry& g, int64_t channels, const T* x, T* col);
 template <class T>
 void col2im(const Conv2dGeometry& g, int64_t channels, const T* col, T* x);
 
-// ---- The entry points (the fast path). Images are processed in groups: im2col of the whole group into one
-// column matrix [C_in·kH·kW, images·L] (bounded workspace), one GEMM per group of channels over all of
-// its columns, row-wise im2col/col2im with contiguous inner loops; OpenMP across the group's images.
+// ---- The entry points (the fast path, kernels/cpu/conv_batched.cpp): a kernel covering the whole image is
+// one fully connected GEMM over the batch; tiny output planes group images into one column matrix
+// [C_in·kH·kW, images·L] (bounded workspace) and one GEMM per channel group; other planes run one GEMM
+// per image; im2col/col2im work row by row with contiguous inner loops, OpenMP across a group's images.
 // y = conv2d(x, w) + bias (bias may be null).
 template <class T>
 void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y);
