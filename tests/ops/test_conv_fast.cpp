@@ -122,6 +122,7 @@ std::vector<Conv2dGeometry> fast_path_cases() {
       geometry(5, 3, 4, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1),        // 2×2 columns: images grouped
       geometry(4, 4, 6, 5, 3, 3, 3, 2, 1, 1, 0, 1, 1, 2),        // 3×1 columns, groups: images grouped
       geometry(3, 2, 3, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1),        // 1×1 kernel on 3×3: grouped (im2col is a gather)
+      geometry(64, 16, 8, 5, 5, 3, 3, 1, 1, 0, 0, 1, 1, 1),      // grouped and large enough for OpenMP across images
       geometry(3, 2, 3, 6, 6, 3, 3, 3, 3, 0, 0, 1, 1, 1, 2),     // image taller than the columns reach
       geometry(1, 1, 2, 5, 6, 2, 3, 2, 1, 3, 0, 1, 1, 1),        // batch 1, taps in the padding only
       geometry(2, 2, 3, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1),     // stride 3, dilation 2, extra rows
