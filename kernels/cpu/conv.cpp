@@ -122,7 +122,7 @@ void add_channel_bias(int64_t batch, int64_t channels, int64_t spatial, const T*
 }
 
 template <class T>
-void sum_per_channel_reference(int64_t batch, int64_t channels, int64_t spatial, const T* dy, T* db) {
+void sum_per_channel(int64_t batch, int64_t channels, int64_t spatial, const T* dy, T* db) {
   for (int64_t c = 0; c < channels; ++c) {
     double acc = 0;
     for (int64_t n = 0; n < batch; ++n) {
@@ -140,7 +140,7 @@ void sum_per_channel_reference(int64_t batch, int64_t channels, int64_t spatial,
   template void conv2d_backward_input_reference<T>(const Conv2dGeometry&, const T*, const T*, T*);              \
   template void conv2d_backward_weight_reference<T>(const Conv2dGeometry&, const T*, const T*, T*);             \
   template void add_channel_bias<T>(int64_t, int64_t, int64_t, const T*, T*);                         \
-  template void sum_per_channel_reference<T>(int64_t, int64_t, int64_t, const T*, T*);
+  template void sum_per_channel<T>(int64_t, int64_t, int64_t, const T*, T*);
 KILN_INSTANTIATE_CONV(float)
 KILN_INSTANTIATE_CONV(double)
 #undef KILN_INSTANTIATE_CONV

@@ -66,12 +66,8 @@ void col2im_rows(const Conv2dGeometry& g, int64_t channels, const T* col, int64_
 // y[n, c, :] += bias[c] for y [N, C, spatial].
 template <class T>
 void add_channel_bias(int64_t batch, int64_t channels, int64_t spatial, const T* bias, T* y);
-// db[c] = Σ over n and spatial of dy[n, c, :] (accumulated in double). The fast path (conv_batched.cpp)
-// keeps eight independent double sums per channel, so the adds pipeline (and vectorize) instead of
-// waiting on one another, and runs channels across OpenMP threads; the reference is one running sum.
+// db[c] = Σ over n and spatial of dy[n, c, :] (accumulated in double).
 template <class T>
 void sum_per_channel(int64_t batch, int64_t channels, int64_t spatial, const T* dy, T* db);
-template <class T>
-void sum_per_channel_reference(int64_t batch, int64_t channels, int64_t spatial, const T* dy, T* db);
 
 }  // namespace kiln::cpu

@@ -261,38 +261,12 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T*
   }
 }
 
-template <class T>
-void sum_per_channel(int64_t batch, int64_t channels, int64_t spatial, const T* dy, T* db) {
-  // One running sum waits ~4 cycles per add (it was the largest part of the classifier's first conv layer).
-  constexpr int kLanes = 8;
-  auto one_channel = [&](int64_t c) {
-    double lanes[kLanes] = {};
-    for (int64_t n = 0; n < batch; ++n) {
-      const T* row = dy + (n * channels + c) * spatial;
-      int64_t s = 0;
-      for (; s + kLanes <= spatial; s += kLanes)
-        for (int k = 0; k < kLanes; ++k) lanes[k] += double(row[s + k]);
-      for (; s < spatial; ++s) lanes[0] += double(row[s]);
-    }
-    db[c] = T(((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
-  };
-#ifdef _OPENMP
-  if (channels > 1 && batch * channels * spatial > kParallelElements) {
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < channels; ++c) one_channel(c);
-    return;
-  }
-#endif
-  for (int64_t c = 0; c < channels; ++c) one_channel(c);
-}
-
 #define KILN_INSTANTIATE_CONV_BATCHED(T)                                                        \
   template void im2col_rows<T>(const Conv2dGeometry&, int64_t, const T*, T*, int64_t);          \
   template void col2im_rows<T>(const Conv2dGeometry&, int64_t, const T*, int64_t, T*);          \
   template void conv2d_forward<T>(const Conv2dGeometry&, const T*, const T*, const T*, T*);     \
   template void conv2d_backward_input<T>(const Conv2dGeometry&, const T*, const T*, T*);        \
-  template void conv2d_backward_weight<T>(const Conv2dGeometry&, const T*, const T*, T*);        \
-  template void sum_per_channel<T>(int64_t, int64_t, int64_t, const T*, T*);
+  template void conv2d_backward_weight<T>(const Conv2dGeometry&, const T*, const T*, T*);
 KILN_INSTANTIATE_CONV_BATCHED(float)
 KILN_INSTANTIATE_CONV_BATCHED(double)
 #undef KILN_INSTANTIATE_CONV_BATCHED
