@@ -1,5 +1,6 @@
-// 2-D convolution on the CPU by im2col + GEMM: each output position's receptive field becomes a column,
-// so the convolution of one image and group is one matrix product with the weight matrix.
+// The plain reference loops of 2-D convolution on the CPU by im2col + GEMM: each output position's receptive
+// field becomes a column, so the convolution of one image and group is one matrix product with the weight
+// matrix. The fast path (kernels/cpu/conv_batched.cpp) is tested against these.
 #include "kernels/cpu/conv.h"
 
 #include <algorithm>
@@ -53,7 +54,7 @@ void col2im(const Conv2dGeometry& g, int64_t channels, const T* col, T* x) {
 }
 
 template <class T>
-void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward_reference(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t cin_g = g.in_channels / g.groups, cout_g = g.out_channels / g.groups;
   const int64_t k = cin_g * g.kernel_h * g.kernel_w, cols = g.out_h * g.out_w;
   const bool direct = col_is_image(g);
@@ -74,7 +75,7 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bi
 }
 
 template <class T>
-void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* w, T* dx) {
+void conv2d_backward_input_reference(const Conv2dGeometry& g, const T* dy, const T* w, T* dx) {
   const int64_t cin_g = g.in_channels / g.groups, cout_g = g.out_channels / g.groups;
   const int64_t k = cin_g * g.kernel_h * g.kernel_w, cols = g.out_h * g.out_w;
   const bool direct = col_is_image(g);
@@ -91,7 +92,7 @@ void conv2d_backward_input(const Conv2dGeometry& g, const T* dy, const T* w, T* 
 }
 
 template <class T>
-void conv2d_backward_weight(const Conv2dGeometry& g, const T* x, const T* dy, T* dw) {
+void conv2d_backward_weight_reference(const Conv2dGeometry& g, const T* x, const T* dy, T* dw) {
   const int64_t cin_g = g.in_channels / g.groups, cout_g = g.out_channels / g.groups;
   const int64_t k = cin_g * g.kernel_h * g.kernel_w, cols = g.out_h * g.out_w;
   std::fill(dw, dw + g.out_channels * k, T(0));
@@ -135,9 +136,9 @@ void sum_per_channel(int64_t batch, int64_t channels, int64_t spatial, const T* 
 #define KILN_INSTANTIATE_CONV(T)                                                                      \
   template void im2col<T>(const Conv2dGeometry&, int64_t, const T*, T*);                              \
   template void col2im<T>(const Conv2dGeometry&, int64_t, const T*, T*);                              \
-  template void conv2d_forward<T>(const Conv2dGeometry&, const T*, const T*, const T*, T*);           \
-  template void conv2d_backward_input<T>(const Conv2dGeometry&, const T*, const T*, T*);              \
-  template void conv2d_backward_weight<T>(const Conv2dGeometry&, const T*, const T*, T*);             \
+  template void conv2d_forward_reference<T>(const Conv2dGeometry&, const T*, const T*, const T*, T*);           \
+  template void conv2d_backward_input_reference<T>(const Conv2dGeometry&, const T*, const T*, T*);              \
+  template void conv2d_backward_weight_reference<T>(const Conv2dGeometry&, const T*, const T*, T*);             \
   template void add_channel_bias<T>(int64_t, int64_t, int64_t, const T*, T*);                         \
   template void sum_per_channel<T>(int64_t, int64_t, int64_t, const T*, T*);
 KILN_INSTANTIATE_CONV(float)

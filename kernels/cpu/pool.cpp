@@ -1,3 +1,6 @@
+// The plain reference loops of CPU pooling and upsampling (one window at a time, bounds checked per tap,
+// gradients summed in a double buffer of the whole input). Max and average pooling also have a fast path
+// (kernels/cpu/pool_fast.cpp) that the tests compare with these.
 #include "kernels/cpu/pool.h"
 
 #include <algorithm>
@@ -6,6 +9,7 @@
 
 #include "core/error.h"
 #include "kernels/common/pool_math.h"
+#include "kernels/cpu/pool_window.h"
 
 namespace kiln::cpu {
 namespace {
@@ -25,21 +29,10 @@ void store(const std::vector<double>& acc, void* out) {
   for (size_t i = 0; i < acc.size(); ++i) o[i] = T(acc[i]);
 }
 
-// The clipped window of an average pool along one axis and its padded length (for count_include_pad).
-struct AvgWindow {
-  int64_t start, end, padded_len;
-};
-AvgWindow avg_window(int64_t o, int64_t in, int64_t k, int64_t s, int64_t p) {
-  int64_t start = o * s - p;
-  int64_t end = std::min(start + k, in + p);
-  int64_t padded = end - start;
-  return {std::max<int64_t>(start, 0), std::min(end, in), padded};
-}
-
 }  // namespace
 
-void max_pool2d_forward(DType dtype, const Pool2dGeometry& g, const void* x, const int64_t* xs, void* y,
-                        int64_t* argmax) {
+void max_pool2d_forward_reference(DType dtype, const Pool2dGeometry& g, const void* x, const int64_t* xs, void* y,
+                                  int64_t* argmax) {
   KILN_DISPATCH_FLOAT(dtype, "max_pool2d", [&]<class T>() {
     const T* xp = static_cast<const T*>(x);
     T* yp = static_cast<T*>(y);
@@ -68,8 +61,8 @@ void max_pool2d_forward(DType dtype, const Pool2dGeometry& g, const void* x, con
   });
 }
 
-void max_pool2d_backward(DType dtype, const Pool2dGeometry& g, const void* dy, const int64_t* dys,
-                         const int64_t* argmax, void* dx) {
+void max_pool2d_backward_reference(DType dtype, const Pool2dGeometry& g, const void* dy, const int64_t* dys,
+                                   const int64_t* argmax, void* dx) {
   KILN_DISPATCH_FLOAT(dtype, "max_pool2d_backward", [&]<class T>() {
     const T* gp = static_cast<const T*>(dy);
     std::vector<double> acc(size_t(g.N * g.C * g.H * g.W), 0.0);
@@ -84,8 +77,8 @@ void max_pool2d_backward(DType dtype, const Pool2dGeometry& g, const void* dy, c
   });
 }
 
-void avg_pool2d_forward(DType dtype, const Pool2dGeometry& g, bool count_include_pad, const void* x,
-                        const int64_t* xs, void* y) {
+void avg_pool2d_forward_reference(DType dtype, const Pool2dGeometry& g, bool count_include_pad, const void* x,
+                                  const int64_t* xs, void* y) {
   KILN_DISPATCH_FLOAT(dtype, "avg_pool2d", [&]<class T>() {
     const T* xp = static_cast<const T*>(x);
     T* yp = static_cast<T*>(y);
@@ -106,8 +99,8 @@ void avg_pool2d_forward(DType dtype, const Pool2dGeometry& g, bool count_include
   });
 }
 
-void avg_pool2d_backward(DType dtype, const Pool2dGeometry& g, bool count_include_pad, const void* dy,
-                         const int64_t* dys, void* dx) {
+void avg_pool2d_backward_reference(DType dtype, const Pool2dGeometry& g, bool count_include_pad, const void* dy,
+                                   const int64_t* dys, void* dx) {
   KILN_DISPATCH_FLOAT(dtype, "avg_pool2d_backward", [&]<class T>() {
     const T* gp = static_cast<const T*>(dy);
     std::vector<double> acc(size_t(g.N * g.C * g.H * g.W), 0.0);

@@ -1,6 +1,8 @@
-// CPU reference kernels for 2-D pooling and nearest upsampling over N·C planes. Inputs are strided
-// [N, C, H, W] views (four strides); outputs and input gradients are contiguous; gradients sum in
-// double. Compute only: no tensors, no autograd, no argument checks (the ops in core/ops/pool.cpp check).
+// CPU kernels for 2-D pooling and nearest upsampling over N·C planes. Inputs are strided [N, C, H, W] views
+// (four strides); outputs and input gradients are contiguous; gradients sum in double. Max and average
+// pooling have a fast path (the entry points) and the plain loops (*_reference) the tests compare it with;
+// both give bit-identical results. Compute only: no tensors, no autograd, no argument checks (the ops in
+// core/ops/pool.cpp check).
 #pragma once
 #include <cstdint>
 
@@ -15,6 +17,9 @@ struct Pool2dGeometry {
   float nearest_step_h = 1, nearest_step_w = 1;  // upsample_nearest2d: nearest_step() of each axis
 };
 
+// ---- The entry points (the fast path): OpenMP across planes, window bounds computed once per output
+// row/column instead of per tap, a one-pass 2×2 stride-2 kernel, and backward passes that write each
+// plane directly (non-overlapping windows) or through one plane-sized double buffer per thread.
 // y = max over each (dilated, padded) window; argmax = h·W + w of the first maximum in its plane
 // (−1 if the window holds no input element); NaN wins, as in PyTorch.
 void max_pool2d_forward(DType dtype, const Pool2dGeometry& g, const void* x, const int64_t* x_strides, void* y,
@@ -29,6 +34,16 @@ void avg_pool2d_forward(DType dtype, const Pool2dGeometry& g, bool count_include
                         const int64_t* x_strides, void* y);
 void avg_pool2d_backward(DType dtype, const Pool2dGeometry& g, bool count_include_pad, const void* dy,
                          const int64_t* dy_strides, void* dx);
+
+// ---- The plain reference loops, same contracts (kernels/cpu/pool.cpp).
+void max_pool2d_forward_reference(DType dtype, const Pool2dGeometry& g, const void* x, const int64_t* x_strides,
+                                  void* y, int64_t* argmax);
+void max_pool2d_backward_reference(DType dtype, const Pool2dGeometry& g, const void* dy, const int64_t* dy_strides,
+                                   const int64_t* argmax, void* dx);
+void avg_pool2d_forward_reference(DType dtype, const Pool2dGeometry& g, bool count_include_pad, const void* x,
+                                  const int64_t* x_strides, void* y);
+void avg_pool2d_backward_reference(DType dtype, const Pool2dGeometry& g, bool count_include_pad, const void* dy,
+                                   const int64_t* dy_strides, void* dx);
 
 // Windows [⌊i·H/Ho⌋, ⌈(i+1)·H/Ho⌉) × [⌊j·W/Wo⌋, ⌈(j+1)·W/Wo⌉); kernel/stride/padding fields unused.
 void adaptive_avg_pool2d_forward(DType dtype, const Pool2dGeometry& g, const void* x, const int64_t* x_strides,
