@@ -205,21 +205,25 @@ std::shared_ptr<LabFamilyBase> conv_family() {
   f->expected = [](const ConvProblem& p) {
     const auto x = to_double(p.host_x), w = to_double(p.host_w);
     std::vector<double> y(static_cast<size_t>(p.g.batch * p.g.out_channels * p.g.out_h * p.g.out_w));
-    with_blas(false, [&] { cpu::conv2d_forward<double>(p.g, x.data(), w.data(), nullptr, y.data()); });
+    with_blas(false, [&] { cpu::conv2d_forward_reference<double>(p.g, x.data(), w.data(), nullptr, y.data()); });
     return y;
   };
   f->result = [](const ConvProblem& p) { return download(p.y); };
-  f->add(CPU, "v1", "kernels/cpu/conv: im2col per image, then the plain GEMM loop",
+  f->add(CPU, "v1", "kernels/cpu/conv reference: im2col per image, then the plain GEMM loop",
          [](ConvProblem& p) {
-           with_blas(false, [&] { cpu::conv2d_forward<float>(p.g, p.x.f(), p.w.f(), nullptr, p.y.f()); });
-         },
-         false, !cpu::blas_available());
+           with_blas(false, [&] { cpu::conv2d_forward_reference<float>(p.g, p.x.f(), p.w.f(), nullptr, p.y.f()); });
+         });
   if (cpu::blas_available())
     f->add(CPU, "v2", "im2col per image, then OpenBLAS sgemm (blocked, vectorized) for the product",
            [](ConvProblem& p) {
-             with_blas(true, [&] { cpu::conv2d_forward<float>(p.g, p.x.f(), p.w.f(), nullptr, p.y.f()); });
-           },
-           false, true);
+             with_blas(true, [&] { cpu::conv2d_forward_reference<float>(p.g, p.x.f(), p.w.f(), nullptr, p.y.f()); });
+           });
+  f->add(CPU, "v3", "row-wise im2col (contiguous copies), whole-image kernels as one GEMM, images over OpenMP",
+         [](ConvProblem& p) {
+           with_blas(cpu::blas_available(),
+                     [&] { cpu::conv2d_forward<float>(p.g, p.x.f(), p.w.f(), nullptr, p.y.f()); });
+         },
+         false, true);
 #if KILN_HAVE_CUDA
   f->add(CUDA, "v1", "kernels/cuda/conv fallback: im2col kernel, then kiln's SGEMM",
          [](ConvProblem& p) {

@@ -169,11 +169,15 @@ std::shared_ptr<LabFamilyBase> softmax_family() {
   f->expected = [](const RowsProblem& p) {
     const auto x = to_double(p.host_x);
     std::vector<double> y(x.size());
-    cpu::softmax_forward(false, DType::Float64, p.shape, 1, x.data(), p.strides.data(), y.data());
+    cpu::softmax_forward_reference(false, DType::Float64, p.shape, 1, x.data(), p.strides.data(), y.data());
     return y;
   };
   f->result = [](const RowsProblem& p) { return download(p.y); };
   f->add(CPU, "v1", "the reference loop of kernels/cpu/softmax (every line in double, exp computed twice)",
+         [](RowsProblem& p) {
+           cpu::softmax_forward_reference(false, DType::Float32, p.shape, 1, p.x.f(), p.strides.data(), p.y.f());
+         });
+  f->add(CPU, "v2", "contiguous rows: float sums in 32 lanes, each exp once (vectorized exp_f32), rows over OpenMP",
          [](RowsProblem& p) {
            cpu::softmax_forward(false, DType::Float32, p.shape, 1, p.x.f(), p.strides.data(), p.y.f());
          },
@@ -229,10 +233,10 @@ std::shared_ptr<LabFamilyBase> cross_entropy_family() {
     const auto x = to_double(p.host_x);
     std::vector<double> loss(static_cast<size_t>(p.M)), lse(static_cast<size_t>(p.M)), dx(x.size());
     const double dy = 1;
-    cpu::cross_entropy_forward(DType::Float64, p.shape, x.data(), p.strides.data(), p.host_target.data(),
+    cpu::cross_entropy_forward_reference(DType::Float64, p.shape, x.data(), p.strides.data(), p.host_target.data(),
                                p.pos_strides.data(), -100, 0.0, loss.data(), p.pos_strides.data(), lse.data(),
                                p.pos_strides.data());
-    cpu::cross_entropy_backward(DType::Float64, p.shape, x.data(), p.strides.data(), p.host_target.data(),
+    cpu::cross_entropy_backward_reference(DType::Float64, p.shape, x.data(), p.strides.data(), p.host_target.data(),
                                 p.pos_strides.data(), -100, 0.0, lse.data(), p.pos_strides.data(), &dy,
                                 p.zero_strides.data(), 1.0 / double(p.M), dx.data());
     append(loss, dx);
@@ -244,6 +248,15 @@ std::shared_ptr<LabFamilyBase> cross_entropy_family() {
     return out;
   };
   f->add(CPU, "v1", "the reference loops of kernels/cpu/loss (per line in double; the backward recomputes exp)",
+         [](CrossEntropyProblem& p) {
+           cpu::cross_entropy_forward_reference(DType::Float32, p.shape, p.x.f(), p.strides.data(), p.target.i64(),
+                                      p.pos_strides.data(), -100, 0.0, p.loss.f(), p.pos_strides.data(), p.lse.f(),
+                                      p.pos_strides.data());
+           cpu::cross_entropy_backward_reference(DType::Float32, p.shape, p.x.f(), p.strides.data(), p.target.i64(),
+                                       p.pos_strides.data(), -100, 0.0, p.lse.f(), p.pos_strides.data(), p.dy.f(),
+                                       p.zero_strides.data(), 1.0 / double(p.M), p.dx.f());
+         },);
+  f->add(CPU, "v2", "2-d contiguous rows: float sums in 32 lanes, each exp once (vectorized), rows over OpenMP",
          [](CrossEntropyProblem& p) {
            cpu::cross_entropy_forward(DType::Float32, p.shape, p.x.f(), p.strides.data(), p.target.i64(),
                                       p.pos_strides.data(), -100, 0.0, p.loss.f(), p.pos_strides.data(), p.lse.f(),
@@ -288,7 +301,7 @@ std::shared_ptr<LabFamilyBase> layer_norm_family() {
   f->expected = [](const RowsProblem& p) {
     const auto x = to_double(p.host_x), w = download(p.weight), b = download(p.bias);
     std::vector<double> y(x.size()), mean(static_cast<size_t>(p.M)), rstd(static_cast<size_t>(p.M));
-    cpu::layer_norm_forward(DType::Float64, p.M, p.K, x.data(), w.data(), b.data(), 1e-5, y.data(), mean.data(),
+    cpu::layer_norm_forward_reference(DType::Float64, p.M, p.K, x.data(), w.data(), b.data(), 1e-5, y.data(), mean.data(),
                             rstd.data());
     append(y, mean);
     append(y, rstd);
@@ -301,6 +314,11 @@ std::shared_ptr<LabFamilyBase> layer_norm_family() {
     return y;
   };
   f->add(CPU, "v1", "the reference loop of kernels/cpu/norm (two passes per row in double)",
+         [](RowsProblem& p) {
+           cpu::layer_norm_forward_reference(DType::Float32, p.M, p.K, p.x.f(), p.weight.f(), p.bias.f(), 1e-5,
+                                             p.y.f(), p.mean.f(), p.rstd.f());
+         });
+  f->add(CPU, "v2", "float sums in 32 lanes (mean corrected when |mean| >> std), vectorized, rows over OpenMP",
          [](RowsProblem& p) {
            cpu::layer_norm_forward(DType::Float32, p.M, p.K, p.x.f(), p.weight.f(), p.bias.f(), 1e-5, p.y.f(),
                                    p.mean.f(), p.rstd.f());
@@ -351,8 +369,8 @@ std::shared_ptr<LabFamilyBase> batch_norm_family() {
   f->expected = [](const BatchNormProblem& p) {
     const auto x = to_double(p.host_x), w = download(p.weight), b = download(p.bias);
     std::vector<double> y(x.size()), mean(static_cast<size_t>(p.C)), var(static_cast<size_t>(p.C)), rstd(static_cast<size_t>(p.C));
-    cpu::batch_norm_stats(DType::Float64, p.N, p.C, p.S, x.data(), mean.data(), var.data());
-    cpu::batch_norm_forward(DType::Float64, p.N, p.C, p.S, x.data(), mean.data(), var.data(), 1e-5, w.data(),
+    cpu::batch_norm_stats_reference(DType::Float64, p.N, p.C, p.S, x.data(), mean.data(), var.data());
+    cpu::batch_norm_forward_reference(DType::Float64, p.N, p.C, p.S, x.data(), mean.data(), var.data(), 1e-5, w.data(),
                             b.data(), y.data(), rstd.data());
     append(y, mean);
     append(y, var);
@@ -365,6 +383,12 @@ std::shared_ptr<LabFamilyBase> batch_norm_family() {
     return y;
   };
   f->add(CPU, "v1", "the reference loops of kernels/cpu/norm: statistics pass, then normalize pass, in double",
+         [](BatchNormProblem& p) {
+           cpu::batch_norm_stats_reference(DType::Float32, p.N, p.C, p.S, p.x.f(), p.mean.f(), p.var.f());
+           cpu::batch_norm_forward_reference(DType::Float32, p.N, p.C, p.S, p.x.f(), p.mean.f(), p.var.f(), 1e-5, p.weight.f(),
+                                   p.bias.f(), p.y.f(), p.rstd.f());
+         },);
+  f->add(CPU, "v2", "planes of at least 16: float sums in 32 lanes, vectorized normalize, channels over OpenMP",
          [](BatchNormProblem& p) {
            cpu::batch_norm_stats(DType::Float32, p.N, p.C, p.S, p.x.f(), p.mean.f(), p.var.f());
            cpu::batch_norm_forward(DType::Float32, p.N, p.C, p.S, p.x.f(), p.mean.f(), p.var.f(), 1e-5, p.weight.f(),
@@ -431,7 +455,7 @@ std::shared_ptr<LabFamilyBase> pooling_family() {
     const int64_t n = p.g.N * p.g.C * p.g.Ho * p.g.Wo;
     std::vector<double> y(static_cast<size_t>(n));
     std::vector<int64_t> arg(static_cast<size_t>(n));
-    cpu::max_pool2d_forward(DType::Float64, p.g, x.data(), p.strides.data(), y.data(), arg.data());
+    cpu::max_pool2d_forward_reference(DType::Float64, p.g, x.data(), p.strides.data(), y.data(), arg.data());
     for (int64_t a : arg) y.push_back(double(a));
     return y;
   };
@@ -441,6 +465,10 @@ std::shared_ptr<LabFamilyBase> pooling_family() {
     return y;
   };
   f->add(CPU, "v1", "the reference loop of kernels/cpu/pool (strided window walk per output)",
+         [](PoolProblem& p) {
+           cpu::max_pool2d_forward_reference(DType::Float32, p.g, p.x.f(), p.strides.data(), p.y.f(), p.argmax.i64());
+         });
+  f->add(CPU, "v2", "windows computed once per row, branch-free 2x2 select loop, planes over OpenMP",
          [](PoolProblem& p) { cpu::max_pool2d_forward(DType::Float32, p.g, p.x.f(), p.strides.data(), p.y.f(), p.argmax.i64()); },
          false, true);
 #if KILN_HAVE_CUDA
