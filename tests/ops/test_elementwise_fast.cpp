@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/flat_loop.h"
+#include "kernels/cpu/reduce.h"
 #include "kiln_test.h"
 
 using namespace kiln;
@@ -119,4 +120,36 @@ TEST_CASE("cpu elementwise fast path: other layouts are left to the strided loop
   // and the kernel the ops call still gives the right answer there: y = x + x[row 0 broadcast]
   binary_forward(BinaryOp::Add, DType::Float32, shape, y.data(), x.data(), contiguous, x.data(), row);
   CHECK(y == std::vector<float>{2, 4, 6, 5, 7, 9});
+}
+
+// ---- Reductions: reduce_contiguous (kernels/cpu/reduce.h) against reduce_strided ----
+
+namespace {
+template <class T>
+void check_sum(const Dims& shape, const std::vector<int64_t>& dims, bool expect_fast) {
+  const DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+  const int64_t n = element_count(shape);
+  Dims strides(shape.size());
+  for (int64_t d = int64_t(shape.size()) - 1, s = 1; d >= 0; --d) strides[size_t(d)] = s, s *= shape[size_t(d)];
+  const auto x = random_values<T>(n, 7, -1, 1);
+  int64_t kept = n;
+  for (int64_t d : dims) kept /= shape[size_t(d)];
+  std::vector<T> fast(static_cast<size_t>(kept), T(-7)), reference(static_cast<size_t>(kept));
+  REQUIRE(reduce_contiguous(ReduceKind::Sum, dtype, shape, strides.data(), x.data(), dims, fast.data()) == expect_fast);
+  if (!expect_fast) return;
+  reduce_strided(ReduceKind::Sum, dtype, shape, strides.data(), x.data(), dims, reference.data());
+  // Both sum in double, in another order: equal up to double rounding, then rounded to T.
+  const double tolerance = std::is_same_v<T, float> ? 1e-6 : 1e-12;
+  for (size_t k = 0; k < fast.size(); ++k) CHECK(std::abs(double(fast[k]) - double(reference[k])) <= tolerance * (1 + std::abs(double(reference[k]))));
+}
+}  // namespace
+
+TEST_CASE("cpu reduction fast path: contiguous sums over the last or first dims equal the reference", "[elementwise_fast]") {
+  check_sum<float>({5, 7, 9}, {2}, true);      // rows
+  check_sum<double>({5, 7, 9}, {1, 2}, true);  // rows of 63
+  check_sum<float>({5, 7, 9}, {0, 1, 2}, true);
+  check_sum<float>({5, 7, 9}, {0}, true);      // columns (a bias gradient)
+  check_sum<double>({5, 7, 9}, {0, 1}, true);
+  check_sum<float>({3 * kParallelElements + 5}, {0}, true);  // one long run in chunks
+  check_sum<float>({5, 7, 9}, {1}, false);     // a middle dim: the reference
 }
