@@ -7,6 +7,8 @@
 // the same stream (work on one stream runs in order, so reuse needs no synchronization).
 // Not here yet: splitting large cached blocks, cross-stream reuse through events, and private pools
 // for CUDA-graph capture (a capture will get its own CachingAllocator over the same backend).
+// The CPU allocator (core/allocator.cpp) keeps its large blocks in one too, with finer size classes and
+// a bound on the bytes it caches (see SizeClasses and set_cache_limit).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +25,7 @@ class RawMemory {
  public:
   virtual ~RawMemory() = default;
   virtual void* raw_alloc(size_t bytes) = 0;
-  virtual void raw_free(void* ptr) noexcept = 0;
+  virtual void raw_free(void* ptr, size_t bytes) noexcept = 0;  // bytes: as given to raw_alloc
   // "N bytes free of M" or similar, for out-of-memory messages.
   virtual std::string describe_free() = 0;
 };
@@ -36,13 +38,23 @@ struct AllocatorStats {
   uint64_t raw_allocs = 0;    // calls to the backend
   uint64_t raw_frees = 0;
   uint64_t cache_hits = 0;    // allocations served from the cache
+  size_t cached() const { return reserved - allocated; }  // bytes in unused blocks kept for reuse
+};
+
+// How requests round up to block sizes: multiples of small_round up to small_limit, then of large_round.
+// The defaults are the GPU's (few distinct sizes, as cudaMalloc is slow); the CPU's are finer, because an
+// untouched rounded tail costs address space but a counted byte of kiln's memory cap all the same.
+struct SizeClasses {
+  size_t small_limit = size_t(1) << 20;  // 1 MiB
+  size_t small_round = 512;
+  size_t large_round = size_t(2) << 20;  // 2 MiB
 };
 
 class CachingAllocator {
  public:
   using StreamId = uint64_t;
 
-  CachingAllocator(std::unique_ptr<RawMemory> raw, std::string device_name);
+  CachingAllocator(std::unique_ptr<RawMemory> raw, std::string device_name, SizeClasses classes = {});
   ~CachingAllocator();
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
@@ -51,8 +63,15 @@ class CachingAllocator {
   // memory even after returning the cache to it (kiln::OutOfMemory), naming the size asked for and the
   // current usage.
   void* allocate(size_t bytes, StreamId stream);
-  // Returns a block to the cache (never to the backend).
+  // A cached block for `bytes` on `stream`, or nullptr when none fits (never calls the backend): lets a
+  // caller with its own bound decide whether to empty the cache before a fresh block is made.
+  void* reuse(size_t bytes, StreamId stream);
+  // Returns a block to the cache; to the backend instead when caching it would pass the cache limit.
   void deallocate(void* ptr) noexcept;
+  // Bounds the bytes kept in cached (unused) blocks: a freed block that would pass it goes back to the
+  // backend at once (0: cache nothing; the default, SIZE_MAX, is no bound). Lowering it empties the cache.
+  void set_cache_limit(size_t bytes);
+  size_t cache_limit() const;
   // Caps the bytes reserved from the backend (0: no cap): past it, allocate behaves as if the device
   // were full (returns the cache, then throws kiln::OutOfMemory). Tests and `--batch auto` use it.
   void set_cap(size_t bytes);
@@ -62,8 +81,9 @@ class CachingAllocator {
   AllocatorStats stats() const;
   void reset_peak_stats();
 
-  // The size a request is rounded up to: multiples of 512 bytes up to 1 MiB, then of 2 MiB.
-  static size_t round_size(size_t bytes);
+  // The size a request is rounded up to: with the default classes, multiples of 512 bytes up to 1 MiB,
+  // then of 2 MiB.
+  static size_t round_size(size_t bytes, const SizeClasses& classes = {});
 
  private:
   struct Block {
@@ -71,6 +91,7 @@ class CachingAllocator {
     StreamId stream;
   };
   void release_cached_locked();
+  void* reuse_locked(size_t size, StreamId stream);
 
   std::unique_ptr<RawMemory> raw_;
   std::string device_name_;
@@ -79,7 +100,9 @@ class CachingAllocator {
   std::multimap<std::pair<StreamId, size_t>, void*> free_blocks_;
   std::unordered_map<void*, Block> live_;
   AllocatorStats stats_;
+  SizeClasses classes_;
   size_t cap_ = 0;
+  size_t cache_limit_ = SIZE_MAX;
 
   void* raw_alloc_locked(size_t size);
 };

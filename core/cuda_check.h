@@ -32,13 +32,18 @@
 
 #include <cublas_v2.h>
 
+namespace kiln::cuda {
+// cublasGetStatusString, through the cuBLAS kiln loads on first use (kernels/cublas/cublas_library.h).
+const char* cublas_status_text(cublasStatus_t status);
+}  // namespace kiln::cuda
+
 #define KILN_CUBLAS_CHECK(expr)                                                                      \
   do {                                                                                               \
     cublasStatus_t kiln_st_ = (expr);                                                                \
     if (kiln_st_ != CUBLAS_STATUS_SUCCESS)                                                           \
       ::kiln::detail::throw_error(__FILE__, __LINE__,                                                \
                                   ::kiln::detail::concat("cuBLAS call failed: ", #expr, ": ",        \
-                                                         cublasGetStatusString(kiln_st_)));          \
+                                                         ::kiln::cuda::cublas_status_text(kiln_st_))); \
   } while (0)
 
 #if KILN_HAVE_CUDNN

@@ -34,7 +34,7 @@ class CudaRawMemory final : public RawMemory {
     }
     return p;
   }
-  void raw_free(void* p) noexcept override {
+  void raw_free(void* p, size_t) noexcept override {
     KILN_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
     KILN_CUDA_CHECK_NOTHROW(cudaFree(p));
   }

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/allocator.h"
+
 namespace kiln {
 namespace {
 
@@ -105,6 +107,9 @@ ProcessMemory process_memory() { return parse_proc_status(read_small_file("/proc
 
 std::vector<MemoryBudget> memory_budgets() {
   std::vector<MemoryBudget> budgets;
+  // Pages the CPU allocator keeps for reuse are this process's to use: given back first, they are not
+  // counted as used (and a cap set from this budget then bounds tensors and cache together).
+  release_cached_memory(Device::cpu());
   const ProcessMemory used = process_memory();
   const CgroupPaths cgroup = parse_proc_self_cgroup(read_small_file("/proc/self/cgroup").value_or(""));
   if (!cgroup.unified.empty()) {

@@ -95,12 +95,17 @@ std::shared_ptr<LabFamilyBase> elementwise_family() {
   f->expected = [](const RowsProblem& p) {
     const auto a = to_double(p.host_x), b = to_double(p.host_b);
     std::vector<double> y(a.size());
-    cpu::binary_forward(BinaryOp::Add, DType::Float64, p.shape, y.data(), a.data(), p.strides.data(), b.data(),
+    cpu::binary_forward_strided(BinaryOp::Add, DType::Float64, p.shape, y.data(), a.data(), p.strides.data(), b.data(),
                         p.strides.data());
     return y;
   };
   f->result = [](const RowsProblem& p) { return download(p.y); };
   f->add(CPU, "v1", "the strided loop of kernels/cpu/elementwise (one odometer walk over every operand)",
+         [](RowsProblem& p) {
+           cpu::binary_forward_strided(BinaryOp::Add, DType::Float32, p.shape, p.y.f(), p.x.f(), p.strides.data(),
+                                       p.b.f(), p.strides.data());
+         });
+  f->add(CPU, "v2", "all operands contiguous: one flat loop the compiler vectorizes, chunks over OpenMP",
          [](RowsProblem& p) {
            cpu::binary_forward(BinaryOp::Add, DType::Float32, p.shape, p.y.f(), p.x.f(), p.strides.data(), p.b.f(),
                                p.strides.data());
@@ -134,7 +139,7 @@ std::shared_ptr<LabFamilyBase> reductions_family() {
   f->expected = [](const RowsProblem& p) {
     const auto x = to_double(p.host_x);
     std::vector<double> y(static_cast<size_t>(p.M));
-    cpu::reduce(cpu::ReduceKind::Sum, DType::Float64, p.shape, p.strides.data(), x.data(), {1}, y.data());
+    cpu::reduce_strided(cpu::ReduceKind::Sum, DType::Float64, p.shape, p.strides.data(), x.data(), {1}, y.data());
     return y;
   };
   f->result = [](const RowsProblem& p) {
@@ -143,6 +148,10 @@ std::shared_ptr<LabFamilyBase> reductions_family() {
     return all;
   };
   f->add(CPU, "v1", "the reference walk of kernels/cpu/reduce (for_each_reduced, one element at a time, double sums)",
+         [](RowsProblem& p) {
+           cpu::reduce_strided(cpu::ReduceKind::Sum, DType::Float32, p.shape, p.strides.data(), p.x.f(), {1}, p.y.f());
+         });
+  f->add(CPU, "v2", "contiguous input summed over its last dims: 8 double partial sums so the loop vectorizes",
          [](RowsProblem& p) {
            cpu::reduce(cpu::ReduceKind::Sum, DType::Float32, p.shape, p.strides.data(), p.x.f(), {1}, p.y.f());
          },
@@ -255,7 +264,7 @@ std::shared_ptr<LabFamilyBase> cross_entropy_family() {
            cpu::cross_entropy_backward_reference(DType::Float32, p.shape, p.x.f(), p.strides.data(), p.target.i64(),
                                        p.pos_strides.data(), -100, 0.0, p.lse.f(), p.pos_strides.data(), p.dy.f(),
                                        p.zero_strides.data(), 1.0 / double(p.M), p.dx.f());
-         },);
+         });
   f->add(CPU, "v2", "2-d contiguous rows: float sums in 32 lanes, each exp once (vectorized), rows over OpenMP",
          [](CrossEntropyProblem& p) {
            cpu::cross_entropy_forward(DType::Float32, p.shape, p.x.f(), p.strides.data(), p.target.i64(),
@@ -387,7 +396,7 @@ std::shared_ptr<LabFamilyBase> batch_norm_family() {
            cpu::batch_norm_stats_reference(DType::Float32, p.N, p.C, p.S, p.x.f(), p.mean.f(), p.var.f());
            cpu::batch_norm_forward_reference(DType::Float32, p.N, p.C, p.S, p.x.f(), p.mean.f(), p.var.f(), 1e-5, p.weight.f(),
                                    p.bias.f(), p.y.f(), p.rstd.f());
-         },);
+         });
   f->add(CPU, "v2", "planes of at least 16: float sums in 32 lanes, vectorized normalize, channels over OpenMP",
          [](BatchNormProblem& p) {
            cpu::batch_norm_stats(DType::Float32, p.N, p.C, p.S, p.x.f(), p.mean.f(), p.var.f());

@@ -1,5 +1,6 @@
-// CPU reference reductions. The input is a strided view; `dims` (sorted, unique) are reduced and the
-// contiguous output holds one value per kept index, in row-major order of the kept dims.
+// CPU reductions: a fast path for contiguous sums beside the reference loops. The input is a strided
+// view; `dims` (sorted, unique) are reduced and the contiguous output holds one value per kept index, in
+// row-major order of the kept dims.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -13,6 +14,15 @@ enum class ReduceKind { Sum, Max, Min };
 // out[k] = Σ / max / min over the reduced dims; accumulates in double.
 void reduce(ReduceKind kind, DType dtype, const std::vector<int64_t>& shape, const int64_t* strides, const void* x,
             const std::vector<int64_t>& dims, void* out);
+
+// The two implementations behind reduce, for the tests and the kernel lab: reduce_strided is the plain
+// reference (for_each_reduced, one double sum per output); reduce_contiguous the fast path for sums of a
+// contiguous input over its last dims (vectorized runs, OpenMP across outputs or across chunks of one long
+// run) or its first dims (column sums), which returns false, doing nothing, for anything else.
+void reduce_strided(ReduceKind kind, DType dtype, const std::vector<int64_t>& shape, const int64_t* strides,
+                    const void* x, const std::vector<int64_t>& dims, void* out);
+bool reduce_contiguous(ReduceKind kind, DType dtype, const std::vector<int64_t>& shape, const int64_t* strides,
+                       const void* x, const std::vector<int64_t>& dims, void* out);
 
 // Along one dim (of non-zero size): the value and index of the max (or min) for every kept index.
 // The first index wins among ties; a NaN wins over numbers (like PyTorch). `values` may be null.

@@ -16,6 +16,7 @@
 #include "core/cuda_check.h"
 #include "core/cuda_context.h"
 #include "core/error.h"
+#include "kernels/cublas/cublas_library.h"
 #include "kernels/cuda/launch.cuh"
 
 namespace kiln::cuda {
@@ -33,7 +34,7 @@ CublasState& cublas_state(int device) {
   static auto* states = new std::array<CublasState, kMaxCublasDevices>();  // never destroyed (static tensors)
   KILN_CHECK(device >= 0 && device < kMaxCublasDevices, "cuBLAS: device index ", device, " out of range");
   CublasState& s = (*states)[size_t(device)];
-  std::call_once(s.init, [&] { KILN_CUBLAS_CHECK(cublasCreate(&s.handle)); });
+  std::call_once(s.init, [&] { KILN_CUBLAS_CHECK(cublas_library().create(&s.handle)); });
   return s;
 }
 
@@ -50,16 +51,16 @@ void cublas_gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t 
   const int device = current_device();
   CublasState& s = cublas_state(device);
   std::lock_guard<std::mutex> lock(s.mutex);
-  KILN_CUBLAS_CHECK(cublasSetStream(s.handle, launch_stream()));
+  KILN_CUBLAS_CHECK(cublas_library().set_stream(s.handle, launch_stream()));
   // Exact fp32 unless TF32 is allowed (float64 is unaffected by the math mode).
-  KILN_CUBLAS_CHECK(cublasSetMathMode(s.handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  KILN_CUBLAS_CHECK(cublas_library().set_math_mode(s.handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   // Column-major: Cᵀ (n×m, ld ldc) = op(B)ᵀ (n×k) · op(A)ᵀ (k×m).
   if constexpr (std::is_same_v<T, float>) {
-    KILN_CUBLAS_CHECK(cublasSgemmStridedBatched_64(s.handle, op(trans_b), op(trans_a), n, m, k, &alpha, b, ldb,
+    KILN_CUBLAS_CHECK(cublas_library().sgemm_strided_batched(s.handle, op(trans_b), op(trans_a), n, m, k, &alpha, b, ldb,
                                                    stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch));
   } else {
     static_assert(std::is_same_v<T, double>, "cuBLAS GEMM: float or double");
-    KILN_CUBLAS_CHECK(cublasDgemmStridedBatched_64(s.handle, op(trans_b), op(trans_a), n, m, k, &alpha, b, ldb,
+    KILN_CUBLAS_CHECK(cublas_library().dgemm_strided_batched(s.handle, op(trans_b), op(trans_a), n, m, k, &alpha, b, ldb,
                                                    stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch));
   }
 }

@@ -26,7 +26,7 @@ struct FakeMemory final : RawMemory {
     used += bytes;
     return p;
   }
-  void raw_free(void* p) noexcept override {
+  void raw_free(void* p, size_t) noexcept override {
     used -= blocks[p];
     blocks.erase(p);
     std::free(p);
@@ -116,4 +116,50 @@ TEST_CASE("caching allocator: a cap makes a device with room run out (OutOfMemor
   void* c = alloc.allocate(32 << 20, 0);
   CHECK(c != nullptr);
   alloc.deallocate(c);
+}
+
+TEST_CASE("caching allocator: other size classes, as the CPU's cache uses", "[allocator]") {
+  const SizeClasses cpu{size_t(1) << 20, size_t(4) << 10, size_t(64) << 10};
+  CHECK(CachingAllocator::round_size(1, cpu) == 4096);
+  CHECK(CachingAllocator::round_size(4097, cpu) == 8192);
+  CHECK(CachingAllocator::round_size((1 << 20) + 1, cpu) == (1 << 20) + (64 << 10));
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0", cpu);
+  void* a = alloc.allocate(5000, 0);
+  CHECK(fake->blocks.at(a) == 8192);
+}
+
+TEST_CASE("caching allocator: the cache limit gives blocks past it back at once", "[allocator]") {
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  alloc.set_cache_limit(5 << 20);
+  CHECK(alloc.cache_limit() == (5 << 20));
+  void* a = alloc.allocate(4 << 20, 0);
+  void* b = alloc.allocate(2 << 20, 0);
+  alloc.deallocate(a);  // 4 MiB cached
+  alloc.deallocate(b);  // 4 + 2 > 5: back to the backend
+  CHECK(alloc.stats().cached() == (4 << 20));
+  CHECK(alloc.stats().raw_frees == 1);
+  CHECK(fake->used == (4 << 20));
+  alloc.set_cache_limit(1 << 20);  // lowering the limit below what is cached empties the cache
+  CHECK(alloc.stats().cached() == 0);
+  CHECK(fake->used == 0);
+  alloc.set_cache_limit(0);  // caches nothing
+  void* c = alloc.allocate(512, 0);
+  alloc.deallocate(c);
+  CHECK(fake->used == 0);
+}
+
+TEST_CASE("caching allocator: reuse hands out a cached block and never calls the backend", "[allocator]") {
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  CHECK(alloc.reuse(4096, 0) == nullptr);
+  CHECK(alloc.stats().raw_allocs == 0);
+  void* a = alloc.allocate(4096, 0);
+  alloc.deallocate(a);
+  CHECK(alloc.reuse(4096, 1) == nullptr);  // another stream
+  CHECK(alloc.reuse(4000, 0) == a);
+  CHECK(alloc.stats().cache_hits == 1);
+  CHECK(alloc.stats().allocated == 4096);
+  alloc.deallocate(a);
 }
