@@ -97,8 +97,8 @@ bool unary_forward_contiguous(UnaryOp op, UnaryParams p, DType dtype, const Dims
   if (flat_step(shape, x_strides) != 1) return false;
   const int64_t n = element_count(shape);
   KILN_DISPATCH_FLOAT(dtype, "unary op", [&]<class T>() {
-    T* __restrict yp = static_cast<T*>(y);
-    const T* __restrict xp = static_cast<const T*>(x);
+    T* yp = static_cast<T*>(y);  // no __restrict: y may be x itself (in-place ops)
+    const T* xp = static_cast<const T*>(x);
     KILN_UNARY_SWITCH(op, OP, for_each_chunk(n, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) yp[i] = kiln::unary_forward<OP, T>(xp[i], p);
     }));
@@ -113,7 +113,7 @@ bool unary_backward_contiguous(UnaryOp op, UnaryParams p, DType dtype, const Dim
     return false;
   const int64_t n = element_count(shape);
   KILN_DISPATCH_FLOAT(dtype, "unary backward", [&]<class T>() {
-    T* __restrict dxp = static_cast<T*>(dx);
+    T* dxp = static_cast<T*>(dx);
     const T *xp = static_cast<const T*>(x), *yp = static_cast<const T*>(y), *dyp = static_cast<const T*>(dy);
     KILN_UNARY_SWITCH(op, OP, for_each_chunk(n, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i)
@@ -125,9 +125,10 @@ bool unary_backward_contiguous(UnaryOp op, UnaryParams p, DType dtype, const Dim
 
 namespace {
 // y[i] = f(a[i·sa], b[i·sb]) with sa, sb ∈ {0, 1}, not both 0: each case its own loop, so that the
-// compiler sees unit strides and a loop-invariant scalar.
+// compiler sees unit strides and a loop-invariant scalar. No __restrict: y may be a itself (the engine
+// adds gradients in place, y = a + b), so the compiler checks for overlap before the vector loop.
 template <class T, class F>
-void binary_flat(int64_t n, T* __restrict y, const T* __restrict a, int64_t sa, const T* __restrict b, int64_t sb, F f) {
+void binary_flat(int64_t n, T* y, const T* a, int64_t sa, const T* b, int64_t sb, F f) {
   for_each_chunk(n, [&](int64_t begin, int64_t end) {
     if (sa == 1 && sb == 1) {
       for (int64_t i = begin; i < end; ++i) y[i] = f(a[i], b[i]);
