@@ -35,6 +35,7 @@ class CpuAllocator final : public Allocator {
                                        " bytes) with ", format_bytes(now - rounded), " in tensors",
                                        cap != 0 ? " under kiln's cap of " + format_bytes(cap) : std::string()));
     }
+    handed_out_.fetch_add(rounded);
     size_t peak = peak_.load();
     while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
     }
@@ -45,13 +46,13 @@ class CpuAllocator final : public Allocator {
     allocated_.fetch_sub(rounded_cpu_size(bytes));
     std::free(ptr);
   }
-  MemoryCounters counters() const { return {allocated_.load(), peak_.load()}; }
+  MemoryCounters counters() const { return {allocated_.load(), peak_.load(), handed_out_.load()}; }
   void reset_peak() { peak_.store(allocated_.load()); }
   void set_cap(size_t bytes) { cap_.store(bytes); }
   size_t cap() const { return cap_.load(); }
 
  private:
-  std::atomic<size_t> allocated_{0}, peak_{0}, cap_{0};
+  std::atomic<size_t> allocated_{0}, peak_{0}, cap_{0}, handed_out_{0};
 };
 
 CpuAllocator& cpu_allocator() {

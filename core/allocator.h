@@ -25,6 +25,7 @@ Allocator& allocator_for(Device device);
 struct MemoryCounters {
   size_t allocated = 0;
   size_t peak = 0;
+  size_t handed_out = 0;  // CPU only: bytes of every allocation since the process started (memory traffic)
 };
 MemoryCounters memory_counters(Device device);
 void reset_memory_peak(Device device);
