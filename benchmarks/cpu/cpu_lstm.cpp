@@ -3,7 +3,7 @@
 // split. Prints the median time per step and the peak bytes the CPU allocator held, so the growth with T
 // is visible (linear is right; the view backward of issue 14 item 5 made it quadratic).
 // A benchmark, not a test. Build with -DKILN_BENCHMARKS=ON; run with OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-// ./build/benchmarks/bench_cpu_lstm [runs [max_T [views-reference]]]; benchmarks/cpu/cpu_lstm_torch.py prints PyTorch's figures.
+// ./build/benchmarks/bench_cpu_lstm [runs [max_T [fused|cell-loop|views-reference]]]; benchmarks/cpu/cpu_lstm_torch.py prints PyTorch's figures.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -54,9 +54,14 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each line as soon as it is measured
   const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
   const int64_t max_T = argc > 2 ? std::atoll(argv[2]) : 128;
-  // "views-reference": every view's backward builds its whole-input zero tensor (the engine's reference path)
-  const bool views_reference = argc > 3 && std::strcmp(argv[3], "views-reference") == 0;
+  // The path: "fused" (default: lstm_layer ops), "cell-loop" (the reference loop of kiln ops), or
+  // "views-reference" (the cell loop with every view's backward building a whole-input zero tensor: as before
+  // issue 14)
+  const char* path = argc > 3 ? argv[3] : "fused";
+  const bool views_reference = std::strcmp(path, "views-reference") == 0;
   set_in_place_view_gradients(!views_reference);
+  RnnForwardOptions options;
+  options.backend = std::strcmp(path, "fused") == 0 ? RnnBackend::FusedLayers : RnnBackend::CellLoop;
   Generator gen(1234);
   const int64_t N = 16, input = 128, H = 512, layers = 2;
   std::vector<Tensor> weights;
@@ -65,14 +70,13 @@ int main(int argc, char** argv) {
     for (Shape s : {Shape{4 * H, in}, Shape{4 * H, H}, Shape{4 * H}, Shape{4 * H}})
       weights.push_back(mul(randn(s, {}, gen), 0.04).requires_grad_());
   }
-  std::printf("kiln LSTM forward+backward, %lld layers, hidden %lld, input %lld, batch %lld, float32%s\n",
-              (long long)layers, (long long)H, (long long)input, (long long)N,
-              views_reference ? ", view gradients through apply() (reference)" : "");
+  std::printf("kiln LSTM forward+backward, %lld layers, hidden %lld, input %lld, batch %lld, float32, path %s\n",
+              (long long)layers, (long long)H, (long long)input, (long long)N, path);
   for (int64_t T : {16, 32, 64, 128}) {
     if (T > max_T) break;
     Tensor x = randn({T, N, input}, {}, gen).requires_grad_();
     auto step = [&] {
-      RnnOutput out = lstm(x, Tensor(), Tensor(), weights);
+      RnnOutput out = lstm(x, Tensor(), Tensor(), weights, options);
       sum(out.output).backward();
       for (Tensor& w : weights) w.impl()->grad = Tensor();
       x.impl()->grad = Tensor();
