@@ -78,6 +78,7 @@ class CpuAllocator final : public Allocator {
                                        " bytes) with ", format_bytes(now - rounded), " in tensors",
                                        cap != 0 ? " under kiln's cap of " + format_bytes(cap) : std::string()));
     }
+    handed_out_.fetch_add(rounded);
     size_t peak = peak_.load();
     while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
     }
@@ -94,7 +95,7 @@ class CpuAllocator final : public Allocator {
   }
   MemoryCounters counters() const {
     const AllocatorStats cache = cache_.stats();
-    return {allocated_.load(), peak_.load(), cache.cached(), cache.cache_hits};
+    return {allocated_.load(), peak_.load(), cache.cached(), cache.cache_hits, handed_out_.load()};
   }
   void reset_peak() { peak_.store(allocated_.load()); }
   void set_cap(size_t bytes) { cap_.store(bytes); }
@@ -117,7 +118,7 @@ class CpuAllocator final : public Allocator {
     }
   }
 
-  std::atomic<size_t> allocated_{0}, peak_{0}, cap_{0};
+  std::atomic<size_t> allocated_{0}, peak_{0}, cap_{0}, handed_out_{0};
   CachingAllocator cache_;
 };
 

@@ -30,6 +30,7 @@ struct MemoryCounters {
   size_t peak = 0;
   size_t cached = 0;
   uint64_t cache_hits = 0;
+  size_t handed_out = 0;  // CPU only: bytes of every allocation since the process started (memory traffic)
 };
 MemoryCounters memory_counters(Device device);
 void reset_memory_peak(Device device);

@@ -1,6 +1,8 @@
 // The backward engine. It finds every node reachable from the roots, counts how many edges point
 // at each (its dependencies), and runs a node only once all of its output gradients have arrived,
-// summing gradients that reach the same output along different paths.
+// summing gradients that reach the same output along different paths. Each output's gradient is one
+// buffer: once the engine has allocated it itself, later gradients are added into it in place, and views
+// that cover part of their input (select, slice) add their gradient into their region of it.
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
@@ -10,6 +12,9 @@
 #include "core/autograd/node.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
+#include "core/tensor_data.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.h"
 
 namespace kiln {
 
@@ -42,7 +47,58 @@ void check_input_gradients(const Node& node, const std::vector<Tensor>& grads) {
   }
 }
 
-void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
+bool in_place_view_gradients_on = true;
+
+// The gradient arrived so far at one output of a node. `owned`: the engine allocated the tensor itself, so
+// it is contiguous and nothing else refers to it; further gradients are added into it in place. A gradient
+// stored as it arrived may be shared (a backward may hand one tensor to several inputs) or a broadcast view,
+// so it is copied into an owned buffer before anything is added into it.
+struct GradSlot {
+  Tensor grad;
+  bool owned = false;
+};
+
+// dst += src, in place, on dst's device. dst: same shape and dtype as src.
+void add_into(const Tensor& dst, const Tensor& src) {
+  if (!dst.is_contiguous()) {  // a strided region (a slice along an inner dim): through a temporary
+    copy_data(dst, add(dst, src));
+    return;
+  }
+  // The elementwise kernels write y[i] from a[i] and b[i] at the same i, so y may be a itself.
+  const Strides dst_strides = dst.strides(), src_strides = broadcast_strides(src.shape(), src.strides(), dst.shape());
+  KILN_DEVICE_CALL(dst.device(), "add", binary_forward, BinaryOp::Add, dst.dtype(), dst.shape(), dst.data(),
+                   dst.data(), dst_strides.data(), src.data(), src_strides.data());
+}
+
+// Makes slot's gradient an owned buffer of `meta`'s shape: zeros when none arrived yet, else a copy.
+void own(GradSlot& slot, const InputMeta& meta) {
+  if (slot.owned) return;
+  Tensor buffer = empty(meta.shape, {.dtype = meta.dtype, .device = meta.device});
+  if (slot.grad.defined()) copy_data(buffer, slot.grad);
+  else fill_data(buffer, 0.0);
+  slot = {buffer, true};
+}
+
+// Adds a gradient of the whole output into the slot.
+void accumulate(GradSlot& slot, const Tensor& g) {
+  if (!slot.grad.defined()) {
+    slot.grad = g;  // kept as it is: most outputs get one gradient, and copying it would cost a pass
+  } else if (slot.owned) {
+    add_into(slot.grad, g);
+  } else {
+    slot = {add(slot.grad, g), true};  // a fresh contiguous tensor
+  }
+}
+
+// Adds the gradient of a view (`node` covers part of its input) into its region of the input's slot.
+void accumulate_region(GradSlot& slot, const Node& node, const Tensor& g) {
+  const InputMeta& input = node.input_meta()[0];
+  own(slot, input);
+  Tensor region = node.input_grad_region(slot.grad);
+  KILN_CHECK(region.shape() == g.shape(), "internal error: backward of '", node.name(), "' got a gradient of shape ",
+             shape_str(g.shape()), " for a region of shape ", shape_str(region.shape()));
+  add_into(region, g);
+}
 
 // Anomaly mode: the first backward that turns finite gradients into NaN or infinity is named, with the
 // place its forward was called. (x − x is 0 for every finite x and NaN for NaN and ±inf, so one sum
@@ -68,10 +124,13 @@ void check_finite_gradients(const Node& node, const std::vector<Tensor>& grad_ou
 
 }  // namespace
 
+void set_in_place_view_gradients(bool on) { in_place_view_gradients_on = on; }
+bool in_place_view_gradients() { return in_place_view_gradients_on; }
+
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
   NoGradGuard no_grad;  // gradients are computed without recording a graph of their own
   std::unordered_map<Node*, int> dependencies;
-  std::unordered_map<Node*, std::vector<Tensor>> buffers;
+  std::unordered_map<Node*, std::vector<GradSlot>> buffers;
 
   // 1. Count the edges into every reachable node.
   std::vector<Node*> stack;
@@ -113,12 +172,27 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   while (!ready.empty()) {
     std::shared_ptr<Node> node = ready.back();
     ready.pop_back();
-    std::vector<Tensor> grad_outputs = std::move(buffers[node.get()]);
-    buffers.erase(node.get());
-    grad_outputs.resize(node->num_outputs());
+    std::vector<Tensor> grad_outputs(node->num_outputs());
+    if (auto it = buffers.find(node.get()); it != buffers.end()) {
+      for (size_t i = 0; i < it->second.size() && i < grad_outputs.size(); ++i)
+        grad_outputs[i] = std::move(it->second[i].grad);
+      buffers.erase(it);
+    }
     const bool check = anomaly_mode_enabled() && node->op() != OpId::Count;
     std::vector<Tensor> arrived;
     if (check) arrived = grad_outputs;  // handles: apply() takes the vector
+    // A view that covers part of its input adds its gradient into the input's buffer itself.
+    if (node->covers_part_of_input() && in_place_view_gradients_on) {
+      const Edge& e = node->next_edges()[0];
+      if (!e.valid()) continue;
+      if (grad_outputs[0].defined()) {
+        auto& buf = buffers[e.node.get()];
+        buf.resize(e.node->num_outputs());
+        accumulate_region(buf[e.input_nr], *node, grad_outputs[0]);
+      }
+      if (--dependencies[e.node.get()] == 0) ready.push_back(e.node);
+      continue;
+    }
     // A node whose saved tensors were freed refuses in saved(); nodes that saved nothing may run again.
     bool any_gradient = false;
     for (const Tensor& g : grad_outputs) any_gradient |= g.defined();

@@ -1,5 +1,9 @@
 #include "core/autograd/node.h"
 
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
 #include "core/autograd/anomaly_mode.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
@@ -25,10 +29,31 @@ class AccumulateGrad final : public Node {
   std::shared_ptr<TensorImpl> leaf_;
 };
 
+// A leaf's one AccumulateGrad node while it lives, shared by every op that uses the leaf, so that the engine
+// sums all uses in one buffer in place and adds into leaf.grad once (an LSTM uses its weights once per step).
+// Keyed by the leaf's impl: a live node holds its leaf, so an address found with a live node is that leaf.
+std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
+  static std::mutex mutex;
+  static std::unordered_map<const TensorImpl*, std::weak_ptr<Node>> accumulators;
+  static size_t prune_at = 1024;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::weak_ptr<Node>& entry = accumulators[leaf.impl()];
+  std::shared_ptr<Node> node = entry.lock();
+  if (!node) {
+    node = std::make_shared<AccumulateGrad>(leaf.impl_ptr());
+    entry = node;
+  }
+  if (accumulators.size() >= prune_at) {  // forget leaves whose graphs are gone
+    std::erase_if(accumulators, [](const auto& kv) { return kv.second.expired(); });
+    prune_at = std::max<size_t>(1024, 2 * accumulators.size());
+  }
+  return node;
+}
+
 Edge edge_for(const Tensor& input) {
   if (!input.defined() || !input.requires_grad()) return {};
   if (input.grad_fn()) return {input.grad_fn(), input.output_nr()};
-  return {std::make_shared<AccumulateGrad>(input.impl_ptr()), 0};
+  return {grad_accumulator(input), 0};
 }
 
 }  // namespace

@@ -42,6 +42,14 @@ class Node {
   // returns the gradient of each input, in input order; an undefined Tensor means none.
   virtual std::vector<Tensor> apply(std::vector<Tensor>&& grad_outputs) = 0;
 
+  // Views that cover part of their single input (select, slice, and so narrow, split and chunk) say so here:
+  // the engine then never calls their apply(), which builds a zero tensor the size of the input per view,
+  // but adds the output's gradient in place into input_grad_region() of one gradient buffer per input.
+  // apply() stays the plain reference. (core/autograd/engine.cpp; docs/architecture.md, "View gradients")
+  virtual bool covers_part_of_input() const { return false; }
+  // The region of `input_grad` (a tensor of the input's shape) that the output is: a view, no autograd.
+  virtual Tensor input_grad_region(const Tensor& input_grad) const { return input_grad; }
+
   // Whether input i needs a gradient (backward may skip the work when not).
   bool needs_input_grad(size_t i) const { return i < next_edges_.size() && next_edges_[i].valid(); }
 
@@ -98,6 +106,11 @@ void record_op_list(const std::shared_ptr<Node>& node, const std::vector<Tensor>
 
 // The engine: runs backward from `roots` seeded with `grads` (same length), accumulating into leaves.
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph);
+
+// Whether the engine adds the gradients of views that cover part of their input in place into one buffer
+// per input (on, the default) or runs their apply() (off: the plain reference, for tests that compare).
+void set_in_place_view_gradients(bool on);
+bool in_place_view_gradients();
 
 // Visits every node reachable from t's grad_fn once (used by the gradient checker's coverage).
 void visit_graph(const Tensor& t, void (*visit)(const Node&, void*), void* context);

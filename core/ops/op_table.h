@@ -98,7 +98,9 @@
   X(lstm_cell, true, "rnn_cell")                     \
   X(gru_cell, true, "rnn_cell")                      \
   /* whole recurrent stacks through cuDNN (its gradient check needs a GPU): core/ops/rnn.cpp */ \
-  X(cudnn_rnn, true, "rnn")
+  X(cudnn_rnn, true, "rnn")                          \
+  /* one LSTM layer over all steps (the cell loop's fast path): core/ops/lstm_layer.cpp */ \
+  X(lstm_layer, true, "lstm_layer")
 
 namespace kiln {
 
@@ -111,7 +113,7 @@ enum class OpId : uint16_t {
 
 constexpr int kOpCount = int(OpId::Count);
 // Adding an op? Add it above, give it a gradient check, then bump this number.
-static_assert(kOpCount == 80, "the op table changed: update kOpCount's expected value and the tests");
+static_assert(kOpCount == 81, "the op table changed: update kOpCount's expected value and the tests");
 
 const char* op_name(OpId op);
 bool op_is_differentiable(OpId op);

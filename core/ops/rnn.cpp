@@ -98,8 +98,10 @@ RnnGeometry check_rnn_args(const char* op, RnnMode mode, const Tensor& x, const 
 // Per layer: xi = x·W_ihᵀ + b_ih for all T steps in one linear ([T, N, G·H]); then per step
 //   LSTM: (h, c) = lstm_cell(xi_t + h·W_hhᵀ + b_hh, c) ;  GRU: h = gru_cell(xi_t, h·W_hhᵀ + b_hh, h)
 // The layer's outputs, stacked, feed the next layer (through dropout in training). Autograd records it all.
+// With `fused_lstm` an LSTM layer's steps run as one lstm_layer op (the fast path) instead of per-step ops.
 RnnOutput cell_loop(RnnMode mode, const RnnGeometry& g, const Tensor& x, const Tensor& h0, const Tensor& c0,
-                    const std::vector<Tensor>& weights, double dropout_p, bool training, Generator& generator) {
+                    const std::vector<Tensor>& weights, double dropout_p, bool training, Generator& generator,
+                    bool fused_lstm) {
   const bool lstm = mode == RnnMode::LSTM;
   Tensor layer_input = x;
   std::vector<Tensor> h_n, c_n;
@@ -107,6 +109,14 @@ RnnOutput cell_loop(RnnMode mode, const RnnGeometry& g, const Tensor& x, const T
     const Tensor &w_ih = weights[size_t(4 * l)], &w_hh = weights[size_t(4 * l + 1)];
     const Tensor &b_ih = weights[size_t(4 * l + 2)], &b_hh = weights[size_t(4 * l + 3)];
     Tensor xi = linear(layer_input, w_ih, b_ih);
+    if (lstm && fused_lstm) {
+      RnnOutput r = lstm_layer(xi, h0.defined() ? select(h0, 0, l) : Tensor(), c0.defined() ? select(c0, 0, l) : Tensor(),
+                               w_hh, b_hh);
+      h_n.push_back(r.h_n);
+      c_n.push_back(r.c_n);
+      layer_input = l + 1 < g.L ? dropout(r.output, dropout_p, training, generator) : r.output;
+      continue;
+    }
     Tensor h = h0.defined() ? select(h0, 0, l) : zeros({g.N, g.H}, x.options());
     Tensor c = !lstm ? Tensor() : c0.defined() ? select(c0, 0, l) : zeros({g.N, g.H}, x.options());
     std::vector<Tensor> steps;
@@ -310,7 +320,9 @@ RnnOutput rnn(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
   } else if (options.backend == RnnBackend::Auto) {
     use_cudnn = cudnn_can_run(mode, g, x, per_layer);
   }
-  if (!use_cudnn) return cell_loop(mode, g, x, h0, c0, weights, options.dropout, options.training, generator);
+  if (!use_cudnn)
+    return cell_loop(mode, g, x, h0, c0, weights, options.dropout, options.training, generator,
+                     options.backend != RnnBackend::CellLoop);
   if (!per_layer) return cudnn_rnn(mode, x, h0, c0, weights);
 
   // One cuDNN call per layer with kiln's dropout between them.

@@ -15,8 +15,9 @@ namespace kiln {
 
 enum class RnnMode : uint8_t { LSTM, GRU };
 // Auto: cuDNN for CUDA float32/float64 tensors where it is built in, enabled and takes the sizes, else the
-// cell loop. CellLoop forces the reference; Cudnn forces cuDNN (an error where it cannot run).
-enum class RnnBackend : uint8_t { Auto, CellLoop, Cudnn };
+// fused layers. CellLoop forces the reference; Cudnn forces cuDNN (an error where it cannot run); FusedLayers
+// runs an LSTM's layers as lstm_layer ops (a GRU runs the cell loop).
+enum class RnnBackend : uint8_t { Auto, CellLoop, Cudnn, FusedLayers };
 
 struct RnnForwardOptions {
   double dropout = 0.0;            // on every layer's output but the last, in training only
@@ -41,6 +42,12 @@ RnnOutput gru(const Tensor& x, const Tensor& h0, const std::vector<Tensor>& weig
               const RnnForwardOptions& options = {});
 RnnOutput rnn(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0, const std::vector<Tensor>& weights,
               const RnnForwardOptions& options = {});
+
+// The op `lstm_layer`: one LSTM layer over all T steps with one autograd node, on any device. xi [T, N, 4H]
+// holds x·W_ihᵀ + b_ih of every step; per step gates = xi_t + h·W_hhᵀ + b_hh and (h, c) = lstm_cell(gates, c).
+// h0, c0 [N, H] or undefined (zeros); b_hh [4H] or undefined. Returns output [T, N, H], h_n and c_n [N, H].
+// Its backward takes W_hh's gradient as one product over all steps (core/ops/lstm_layer.cpp).
+RnnOutput lstm_layer(const Tensor& xi, const Tensor& h0, const Tensor& c0, const Tensor& w_hh, const Tensor& b_hh);
 
 // The op `cudnn_rnn`: every layer in one cuDNN call and one autograd node, without dropout. Arguments as
 // above, on a CUDA device, float32 or float64; throws where cuDNN cannot run it (see cudnn_rnn_available).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
@@ -84,11 +85,17 @@ struct ExpandNode final : Node {
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override { return {sum_to(g[0], input_shape)}; }
 };
 
-// ---- slice: y = x[start:end:step] along dim;  dx = zeros with dy written into that slice
+// ---- slice: y = x[start:end:step] along dim;  dx = zeros with dy written into that slice (apply: the plain
+// reference; the engine adds dy into that slice of one buffer per input instead, see covers_part_of_input)
 struct SliceNode final : Node {
   Shape input_shape;
   int64_t dim, start, end, step;
   SliceNode() : Node(OpId::slice) {}
+  bool covers_part_of_input() const override { return true; }
+  Tensor input_grad_region(const Tensor& dx) const override {
+    NoGradGuard no_grad;
+    return slice(dx, dim, start, end, step);
+  }
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     Tensor dx = zeros(input_shape, g[0].options());
     copy_data(slice(dx, dim, start, end, step), g[0]);
@@ -96,11 +103,16 @@ struct SliceNode final : Node {
   }
 };
 
-// ---- select: y = x[index] along dim (the dim disappears);  dx = zeros with dy written at index
+// ---- select: y = x[index] along dim (the dim disappears);  dx = zeros with dy written at index (as slice)
 struct SelectNode final : Node {
   Shape input_shape;
   int64_t dim, index;
   SelectNode() : Node(OpId::select) {}
+  bool covers_part_of_input() const override { return true; }
+  Tensor input_grad_region(const Tensor& dx) const override {
+    NoGradGuard no_grad;
+    return select(dx, dim, index);
+  }
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     Tensor dx = zeros(input_shape, g[0].options());
     copy_data(select(dx, dim, index), g[0]);

@@ -20,7 +20,8 @@ void unary_forward(UnaryOp op, UnaryParams p, DType dtype, const Dims& shape, vo
 void unary_backward(UnaryOp op, UnaryParams p, DType dtype, const Dims& shape, void* dx, const void* x,
                     const int64_t* x_strides, const void* y, const int64_t* y_strides, const void* dy,
                     const int64_t* dy_strides);
-// y = a ∘ b
+// y = a ∘ b. y may be a itself (same layout): the autograd engine adds gradients in place this way, so
+// y[i] is written only from a[i] and b[i] (no __restrict__ on y and a; a vector loads before it stores).
 void binary_forward(BinaryOp op, DType dtype, const Dims& shape, void* y, const void* a, const int64_t* a_strides,
                     const void* b, const int64_t* b_strides);
 // da = dy·∂y/∂a, db = dy·∂y/∂b at full output shape (either output may be null: not needed)
