@@ -30,6 +30,7 @@ struct Measurement {
   double ms = std::nan("");
   double peak_mib = std::nan("");
   double tensor_peak_mib = std::nan("");  // kiln on the CPU: the peak of bytes in tensors
+  double peak_rss_mib = std::nan("");     // CPU: the process's peak resident set, absolute
   int64_t parameters = 0;
   std::string size;
 };
@@ -96,21 +97,24 @@ Options parse_options(int argc, char** argv, int first) {
   return o;
 }
 
-void reset_peaks(Device device) {
+// Resets the peak counters; returns the resident set now (the CPU's baseline), in MiB.
+double reset_peaks(Device device) {
+  reset_memory_peak(device);
   if (device.is_cuda()) {
     synchronize_device(device);
     release_cached_memory(device);
-  } else {
-    reset_process_peak_rss();
+    reset_memory_peak(device);
+    return 0.0;
   }
-  reset_memory_peak(device);
+  reset_process_peak_rss();
+  return process_rss_mib();
 }
 
 // Builds, warms up and times one workload in one mode.
 Measurement measure_kiln(const std::string& name, const std::string& mode, const Options& o) {
   Measurement m;
   manual_seed(0);
-  reset_peaks(o.device);
+  const double rss_before = reset_peaks(o.device);
   Workload w = make_workload(name, o.device);
   m.parameters = w.parameters;
   m.size = size_text(name, w.size);
@@ -136,7 +140,8 @@ Measurement measure_kiln(const std::string& name, const std::string& mode, const
   if (o.device.is_cuda()) {
     m.peak_mib = static_cast<double>(counters.peak) / kMiB;
   } else {
-    m.peak_mib = process_peak_rss_mib();
+    m.peak_rss_mib = process_peak_rss_mib();
+    m.peak_mib = m.peak_rss_mib - rss_before;
     m.tensor_peak_mib = static_cast<double>(counters.peak) / kMiB;
   }
   return m;
@@ -155,7 +160,8 @@ std::string ratio(double kiln_ms, double torch_ms) {
 
 std::string peak_meaning(Device device) {
   return device.is_cuda() ? "the caching allocator's peak of allocated bytes (reset before each workload), each side"
-                          : "the process's peak resident set (Linux VmHWM, reset before each workload), each side";
+                          : "the growth of the process's resident set during the workload (Linux VmHWM, reset before "
+                            "the workload is built, minus VmRSS then), each side";
 }
 
 std::string markdown_table(const std::vector<WorkloadReport>& reports, const Options& o) {
@@ -209,6 +215,7 @@ void write_measurement(JsonWriter& j, const Measurement& m) {
   j.key("ms").value(m.ms);
   j.key("peak_mib").value(m.peak_mib);
   if (std::isfinite(m.tensor_peak_mib)) j.key("tensor_peak_mib").value(m.tensor_peak_mib);
+  if (std::isfinite(m.peak_rss_mib)) j.key("peak_rss_mib").value(m.peak_rss_mib);
   j.field("parameters", m.parameters);
   j.end_object();
 }
@@ -288,6 +295,7 @@ TorchRun run_torch(std::vector<WorkloadReport>& reports, const Options& o) {
         m.ran = true;
         m.ms = line.number("ms");
         m.peak_mib = line.number("peak_mib");
+        m.peak_rss_mib = line.number("peak_rss_mib");
         m.parameters = static_cast<int64_t>(line.number("params"));
         m.size = line.text("size");
         const std::string ours = size_text(r.entry->name, r.size);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -98,13 +99,20 @@ void reset_process_peak_rss() {
   if (out) out << "5";
 }
 
-double process_peak_rss_mib() {
+namespace {
+// A "Name:  1234 kB" line of /proc/self/status, in MiB.
+double proc_status_mib(const char* name) {
   std::ifstream in("/proc/self/status");
   std::string line;
+  const size_t n = std::strlen(name);
   while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;  // "VmHWM:  1234 kB"
+    if (line.compare(0, n, name) == 0) return std::strtod(line.c_str() + n, nullptr) / 1024.0;
   return -1.0;
 }
+}  // namespace
+
+double process_rss_mib() { return proc_status_mib("VmRSS:"); }
+double process_peak_rss_mib() { return proc_status_mib("VmHWM:"); }
 
 double host_now_us() {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -392,6 +400,9 @@ CommandResult run_command(const std::string& command, bool echo) {
   return r;
 }
 
+// Whether torch is installed, without the seconds importing it takes.
+constexpr const char* kHasTorch = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)";
+
 std::optional<std::string> find_torch_python(std::string& tried) {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("KILN_PYTHON"); env && *env) candidates.push_back(env);
@@ -400,7 +411,7 @@ std::optional<std::string> find_torch_python(std::string& tried) {
   tried.clear();
   for (const std::string& c : candidates) {
     tried += (tried.empty() ? "" : ", ") + c;
-    if (run_command(shell_quote(c) + " -c 'import torch' >/dev/null 2>&1", false).status == 0) return c;
+    if (run_command(shell_quote(c) + " -c " + shell_quote(kHasTorch) + " >/dev/null 2>&1", false).status == 0) return c;
   }
   return std::nullopt;
 }

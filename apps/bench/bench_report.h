@@ -39,10 +39,11 @@ class StepTimer {
 // Waits for the device's queued work (nothing on the CPU).
 void synchronize_device(Device device);
 
-// The process's peak resident set (Linux VmHWM) in MiB, and resetting it to the current resident set
-// (writing 5 to /proc/self/clear_refs), so that the peak of one workload can be read; -1 where the
-// system does not tell.
+// The process's resident set now (Linux VmRSS) and at its peak (VmHWM) in MiB, and resetting the peak
+// to the current resident set (writing 5 to /proc/self/clear_refs), so that the peak of one workload can
+// be read; -1 where the system does not tell.
 void reset_process_peak_rss();
+double process_rss_mib();
 double process_peak_rss_mib();
 
 // Microseconds on the steady clock since an arbitrary start (host time).

@@ -4,8 +4,8 @@
 # definitions the H100 anchors were timed with); on the CPU every workload runs at the scaled-down size
 # of SIZES["cpu"], which kiln's apps/bench/workloads.cpp uses too (kiln refuses a size that differs).
 # kiln runs this script and reads the lines it prints:
-#   RESULT workload=NAME mode=eager|graph ms=MEDIAN steps=N peak_mib=X peak_kind=K params=P size=S
-#   OVERHEAD device=D op=OP mode=grad|nograd us_per_op=X
+#   RESULT workload=NAME mode=eager|graph ms=MEDIAN steps=N peak_mib=X peak_kind=K peak_rss_mib=R params=P size=S
+#   OVERHEAD device=D op=OP mode=grad|nograd host_us=X synced_us=Y
 #   SKIP workload=NAME mode=M reason=TEXT
 # and a JSON file with the same numbers (--json).
 #   bench_models.py models --device cpu --workloads dcgan28,gpt --steps 30 --warmup 5 --threads 1 --graph off
@@ -199,25 +199,33 @@ def time_steps(step, dev, warmup, steps):
             t = time.perf_counter(); step(); ts.append((time.perf_counter() - t) * 1e3)
     return median(ts)
 
-def reset_peak(dev):
-    if dev == "cuda":
-        torch.cuda.synchronize(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
-    else:  # Linux: writing 5 to clear_refs resets the process's peak resident set (VmHWM) to now
-        try:
-            with open("/proc/self/clear_refs", "w") as f: f.write("5")
-        except OSError:
-            pass
-
-def read_peak(dev):
-    # CUDA: the caching allocator's peak of allocated bytes. CPU: the process's peak resident set.
-    if dev == "cuda":
-        return torch.cuda.max_memory_allocated() / 2 ** 20, "cuda_allocated"
+def proc_status_mib(name):
     try:
         for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024, "process_peak_rss"
+            if line.startswith(name): return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return -1.0, "none"
+    return -1.0
+
+def reset_peak(dev):
+    # Returns the baseline: the resident set now (CPU). Linux: writing 5 to clear_refs resets the
+    # process's peak resident set (VmHWM) to the current one.
+    if dev == "cuda":
+        torch.cuda.synchronize(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+        return 0.0
+    try:
+        with open("/proc/self/clear_refs", "w") as f: f.write("5")
+    except OSError:
+        pass
+    return proc_status_mib("VmRSS:")
+
+def read_peak(dev, baseline):
+    # CUDA: the caching allocator's peak of allocated bytes. CPU: how far the process's resident set grew
+    # above the baseline (the libraries' code, e.g. libtorch's, is not counted), and the absolute peak.
+    if dev == "cuda":
+        return torch.cuda.max_memory_allocated() / 2 ** 20, "cuda_allocated", -1.0
+    peak = proc_status_mib("VmHWM:")
+    return peak - baseline, "process_rss_growth", peak
 
 
 def run_models(a):
@@ -236,20 +244,20 @@ def run_models(a):
                 print("SKIP workload=%s mode=graph reason=CUDA graphs need a GPU" % name, flush=True); continue
             try:
                 torch.manual_seed(0)
-                reset_peak(dev)
+                baseline = reset_peak(dev)
                 step, modules = MAKERS[name](dev, s, mode == "graph")
                 params = sum(p.numel() for m in modules for p in m.parameters())
                 if mode == "graph": step = graphed(step)
                 ms = time_steps(step, dev, a.warmup, a.steps)
-                peak, kind = read_peak(dev)
+                peak, kind, peak_rss = read_peak(dev, baseline)
             except Exception as e:  # e.g. a capture this PyTorch refuses: reported, the others still run
                 reason = (type(e).__name__ + ": " + str(e)).replace("\n", " ")[:200]
                 print("SKIP workload=%s mode=%s reason=%s" % (name, mode, reason), flush=True); continue
-            r = {"workload": name, "mode": mode, "ms": ms, "steps": a.steps, "peak_mib": peak, "peak_kind": kind,
+            r = {"workload": name, "mode": mode, "ms": ms, "steps": a.steps, "peak_mib": peak, "peak_kind": kind, "peak_rss_mib": peak_rss,
                  "params": params, "size": size_text(name, s)}
             out["results"].append(r)
-            print("RESULT workload=%s mode=%s ms=%.6f steps=%d peak_mib=%.3f peak_kind=%s params=%d size=%s"
-                  % (name, mode, ms, a.steps, peak, kind, params, r["size"]), flush=True)
+            print("RESULT workload=%s mode=%s ms=%.6f steps=%d peak_mib=%.3f peak_kind=%s peak_rss_mib=%.3f params=%d size=%s"
+                  % (name, mode, ms, a.steps, peak, kind, peak_rss, params, r["size"]), flush=True)
             del step, modules
     return out
 
