@@ -1,5 +1,6 @@
 #include "apps/bench/bench_report.h"
 
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,6 +96,7 @@ void synchronize_device(Device device) {
 }
 
 void reset_process_peak_rss() {
+  malloc_trim(0);  // free heap pages back to the system, so that the new baseline is what is in use
   std::ofstream out("/proc/self/clear_refs");
   if (out) out << "5";
 }

@@ -41,7 +41,8 @@ void synchronize_device(Device device);
 
 // The process's resident set now (Linux VmRSS) and at its peak (VmHWM) in MiB, and resetting the peak
 // to the current resident set (writing 5 to /proc/self/clear_refs), so that the peak of one workload can
-// be read; -1 where the system does not tell.
+// be read; -1 where the system does not tell. The reset first returns the C heap's free pages to the
+// system (malloc_trim), or memory freed by an earlier workload would hide this one's growth.
 void reset_process_peak_rss();
 double process_rss_mib();
 double process_peak_rss_mib();

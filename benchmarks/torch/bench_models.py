@@ -11,7 +11,7 @@
 #   bench_models.py models --device cpu --workloads dcgan28,gpt --steps 30 --warmup 5 --threads 1 --graph off
 #   bench_models.py overhead --device cpu --ops 1000 --threads 1
 #   bench_models.py params          (parameter counts at both sizes)
-import argparse, json, os, sys, time
+import argparse, ctypes, gc, json, os, sys, time
 
 import torch
 import torch.nn as nn
@@ -213,6 +213,11 @@ def reset_peak(dev):
     if dev == "cuda":
         torch.cuda.synchronize(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
         return 0.0
+    gc.collect()
+    try:  # free heap pages back to the system first, as kiln does (apps/bench/bench_report.cpp)
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f: f.write("5")
     except OSError:
