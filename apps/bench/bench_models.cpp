@@ -113,6 +113,12 @@ double reset_peaks(Device device) {
 // Builds, warms up and times one workload in one mode.
 Measurement measure_kiln(const std::string& name, const std::string& mode, const Options& o) {
   Measurement m;
+  if (mode == "graph" && !o.device.is_cuda()) {  // nothing to build: the capture could not run anyway
+    std::string why_not;
+    capture_whole_step([] {}, o.device, why_not);
+    m.skipped = why_not;
+    return m;
+  }
   manual_seed(0);
   const double rss_before = reset_peaks(o.device);
   Workload w = make_workload(name, o.device);
