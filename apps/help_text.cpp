@@ -181,6 +181,7 @@ const char* kBench =
     "                        $KILN_PYTHON, python3 or /usr/bin/python3) and the ratio kiln/PyTorch\n"
     "  --threads N           CPU threads, the same on both sides (default: OpenMP's count)\n"
     "  --json FILE           results with the machine's description; --markdown FILE: the table\n"
+    "  --results DIR         both at once, as DIR/<gpu or cpu>-<date>.json and .md\n"
     "  --list                the workloads with their sizes and parameter counts, without timing\n"
     "  On a GPU the reference sizes run; the CPU runs scaled-down sizes: dcgan28 and convvae28 batch 16,\n"
     "  charlstm batch 8 x 32 steps, gpt batch 8 x context 64 with 2 layers (same models otherwise).\n"

@@ -49,6 +49,7 @@ struct Options {
   bool torch = false;
   bool list = false;
   std::string json, markdown;
+  std::string results;  // a folder for <machine>-<date>.json and .md
   int steps = kRecommendedSteps;
   int warmup = 5;
   int threads = 1;
@@ -65,7 +66,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 
 Options parse_options(int argc, char** argv, int first) {
   cli::Args args(argc, argv, first,
-                 {"device", "workload", "graph", "torch", "json", "markdown", "steps", "warmup", "threads", "list"},
+                 {"device", "workload", "graph", "torch", "json", "markdown", "results", "steps", "warmup", "threads", "list"},
                  {"torch", "list"});
   if (!args.positional().empty())
     throw cli::UsageError("kiln bench models takes no arguments besides its flags, got '" + args.positional()[0] + "'");
@@ -91,6 +92,7 @@ Options parse_options(int argc, char** argv, int first) {
   o.list = args.has("list");
   o.json = args.get_string("json", "");
   o.markdown = args.get_string("markdown", "");
+  o.results = args.get_string("results", "");
   o.steps = static_cast<int>(args.get_int("steps", kRecommendedSteps, 1, 100000));
   o.warmup = static_cast<int>(args.get_int("warmup", o.device.is_cuda() ? 10 : 5, 0, 100000));
   o.threads = static_cast<int>(args.get_int("threads", threads(), 1, 1024));
@@ -338,13 +340,18 @@ void list_workloads(const Options& o) {
 }  // namespace
 
 int bench_models(int argc, char** argv, int first) {
-  const Options o = parse_options(argc, argv, first);
+  Options o = parse_options(argc, argv, first);
   if (o.list) {
     list_workloads(o);
     return 0;
   }
   set_threads(o.threads);
   const MachineInfo machine = machine_info(o.device, find_source_tree());
+  if (!o.results.empty()) {  // benchmarks/results/<gpu>-<date>.json and .md, unless named on their own
+    const std::string stem = o.results + "/" + machine_short_name(machine, o.device) + "-" + machine.date_utc.substr(0, 10);
+    if (o.json.empty()) o.json = stem + ".json";
+    if (o.markdown.empty()) o.markdown = stem + ".md";
+  }
   const std::string timing = std::string(o.device.is_cuda() ? "CUDA events" : "wall clock") + ", median of " +
                              std::to_string(o.steps) + " steps after " + std::to_string(o.warmup) + " warm-up steps";
   std::printf("kiln bench models on %s (%s), %d thread%s each side (kiln: OpenMP and OpenBLAS; PyTorch: "
