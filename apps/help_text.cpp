@@ -180,6 +180,7 @@ const char* kBench =
     "  --torch               the same workloads in PyTorch (benchmarks/torch/bench_models.py, through\n"
     "                        $KILN_PYTHON, python3 or /usr/bin/python3) and the ratio kiln/PyTorch\n"
     "  --threads N           CPU threads, the same on both sides (default: OpenMP's count)\n"
+    "  --rounds N            kiln then PyTorch N times, interleaved, the median of the rounds (1)\n"
     "  --json FILE           results with the machine's description; --markdown FILE: the table\n"
     "  --results DIR         both at once, as DIR/<gpu or cpu>-<date>.json and .md\n"
     "  --list                the workloads with their sizes and parameter counts, without timing\n"

@@ -33,7 +33,23 @@ struct Measurement {
   double peak_rss_mib = std::nan("");     // CPU: the process's peak resident set, absolute
   int64_t parameters = 0;
   std::string size;
+  std::vector<double> round_ms;  // the median of each round (--rounds); ms is their median
 };
+
+// Files one round's measurement under `slot`: times are the median over rounds, the peak the largest.
+void add_round(Measurement& slot, const Measurement& m) {
+  std::vector<double> rounds = slot.round_ms;
+  const double peak = slot.peak_mib, tensor_peak = slot.tensor_peak_mib, rss = slot.peak_rss_mib;
+  slot = m;
+  if (!m.ran) return;
+  rounds.push_back(m.ms);
+  slot.round_ms = rounds;
+  slot.ms = median(rounds);
+  const auto larger = [](double a, double b) { return std::isfinite(a) && (!std::isfinite(b) || a > b) ? a : b; };
+  slot.peak_mib = larger(peak, m.peak_mib);
+  slot.tensor_peak_mib = larger(tensor_peak, m.tensor_peak_mib);
+  slot.peak_rss_mib = larger(rss, m.peak_rss_mib);
+}
 
 struct WorkloadReport {
   const WorkloadEntry* entry = nullptr;
@@ -52,6 +68,7 @@ struct Options {
   std::string results;  // a folder for <machine>-<date>.json and .md
   int steps = kRecommendedSteps;
   int warmup = 5;
+  int rounds = 1;  // kiln then PyTorch, this many times (interleaved on a noisy machine)
   int threads = 1;
 };
 
@@ -66,7 +83,8 @@ std::vector<std::string> split_commas(const std::string& text) {
 
 Options parse_options(int argc, char** argv, int first) {
   cli::Args args(argc, argv, first,
-                 {"device", "workload", "graph", "torch", "json", "markdown", "results", "steps", "warmup", "threads", "list"},
+                 {"device", "workload", "graph", "torch", "json", "markdown", "results", "steps", "warmup", "threads", "list",
+                  "rounds"},
                  {"torch", "list"});
   if (!args.positional().empty())
     throw cli::UsageError("kiln bench models takes no arguments besides its flags, got '" + args.positional()[0] + "'");
@@ -96,6 +114,7 @@ Options parse_options(int argc, char** argv, int first) {
   o.steps = static_cast<int>(args.get_int("steps", kRecommendedSteps, 1, 100000));
   o.warmup = static_cast<int>(args.get_int("warmup", o.device.is_cuda() ? 10 : 5, 0, 100000));
   o.threads = static_cast<int>(args.get_int("threads", threads(), 1, 1024));
+  o.rounds = static_cast<int>(args.get_int("rounds", 1, 1, 100));
   return o;
 }
 
@@ -225,6 +244,11 @@ void write_measurement(JsonWriter& j, const Measurement& m) {
   if (std::isfinite(m.tensor_peak_mib)) j.key("tensor_peak_mib").value(m.tensor_peak_mib);
   if (std::isfinite(m.peak_rss_mib)) j.key("peak_rss_mib").value(m.peak_rss_mib);
   j.field("parameters", m.parameters);
+  if (m.round_ms.size() > 1) {
+    j.key("round_ms").begin_array();
+    for (double v : m.round_ms) j.value(v);
+    j.end_array();
+  }
   j.end_object();
 }
 
@@ -241,7 +265,7 @@ std::string json_report(const std::vector<WorkloadReport>& reports, const Option
   j.field("kiln_commit", machine.kiln_commit).field("date", machine.date_utc);
   j.end_object();
   j.field("device", o.device.str()).field("threads", o.threads).field("timing", timing);
-  j.field("steps", o.steps).field("warmup", o.warmup).field("peak_memory", peak_meaning(o.device));
+  j.field("steps", o.steps).field("warmup", o.warmup).field("rounds", o.rounds).field("peak_memory", peak_meaning(o.device));
   if (!o.device.is_cuda()) j.field("tensor_peak_memory", "kiln only: the peak of bytes kiln's CPU allocator had handed out to tensors");
   j.key("workloads").begin_array();
   for (const WorkloadReport& r : reports) {
@@ -316,7 +340,7 @@ TorchRun run_torch(std::vector<WorkloadReport>& reports, const Options& o) {
                       r.entry->name.c_str(), static_cast<long long>(k->second.parameters),
                       static_cast<long long>(m.parameters));
       }
-      r.torch[line.text("mode")] = m;
+      add_round(r.torch[line.text("mode")], m);
     }
   }
   return run;
@@ -352,8 +376,10 @@ int bench_models(int argc, char** argv, int first) {
     if (o.json.empty()) o.json = stem + ".json";
     if (o.markdown.empty()) o.markdown = stem + ".md";
   }
-  const std::string timing = std::string(o.device.is_cuda() ? "CUDA events" : "wall clock") + ", median of " +
-                             std::to_string(o.steps) + " steps after " + std::to_string(o.warmup) + " warm-up steps";
+  std::string timing = std::string(o.device.is_cuda() ? "CUDA events" : "wall clock") + ", median of " +
+                       std::to_string(o.steps) + " steps after " + std::to_string(o.warmup) + " warm-up steps";
+  if (o.rounds > 1)
+    timing += "; " + std::to_string(o.rounds) + " rounds of kiln then PyTorch, the median of the rounds' medians";
   std::printf("kiln bench models on %s (%s), %d thread%s each side (kiln: OpenMP and OpenBLAS; PyTorch: "
               "torch.set_num_threads)\n",
               o.device.is_cuda() ? machine.gpu_name.c_str() : "the CPU", machine.cpu_model.c_str(), o.threads,
@@ -368,25 +394,27 @@ int bench_models(int argc, char** argv, int first) {
     WorkloadReport r;
     r.entry = &find_workload(name);
     r.size = workload_size(name, o.device);
-    if (!r.entry->unavailable.empty()) {
-      std::printf("%s: %s\n", name.c_str(), r.entry->unavailable.c_str());
-      reports.push_back(r);
-      continue;
-    }
-    for (const std::string& mode : o.modes) {
-      Measurement m = measure_kiln(name, mode, o);
-      if (m.ran)
-        std::printf("%s (%s, %lld parameters) %s: %.3f ms per step, peak %.1f MiB\n", name.c_str(), m.size.c_str(),
-                    static_cast<long long>(m.parameters), mode.c_str(), m.ms, m.peak_mib);
-      else
-        std::printf("%s %s: not run: %s\n", name.c_str(), mode.c_str(), m.skipped.c_str());
-      std::fflush(stdout);
-      r.kiln[mode] = m;
-    }
+    if (!r.entry->unavailable.empty()) std::printf("%s: %s\n", name.c_str(), r.entry->unavailable.c_str());
     reports.push_back(r);
   }
   TorchRun torch;
-  if (o.torch) torch = run_torch(reports, o);
+  for (int round = 1; round <= o.rounds; ++round) {
+    if (o.rounds > 1) std::printf("round %d of %d\n", round, o.rounds);
+    for (WorkloadReport& r : reports) {
+      if (!r.entry->unavailable.empty()) continue;
+      for (const std::string& mode : o.modes) {
+        const Measurement m = measure_kiln(r.entry->name, mode, o);
+        if (m.ran)
+          std::printf("%s (%s, %lld parameters) %s: %.3f ms per step, peak %.1f MiB\n", r.entry->name.c_str(),
+                      m.size.c_str(), static_cast<long long>(m.parameters), mode.c_str(), m.ms, m.peak_mib);
+        else
+          std::printf("%s %s: not run: %s\n", r.entry->name.c_str(), mode.c_str(), m.skipped.c_str());
+        std::fflush(stdout);
+        add_round(r.kiln[mode], m);
+      }
+    }
+    if (o.torch) torch = run_torch(reports, o);
+  }
   const std::string table = markdown_table(reports, o);
   std::printf("\n%s", table.c_str());
   if (!o.markdown.empty()) {
