@@ -69,13 +69,6 @@ void cuda_ok(cudaError_t e, const char* what) {
 
 }  // namespace
 
-double median(std::vector<double> values) {
-  KILN_CHECK(!values.empty(), "median of no values");
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
 LabTimer::LabTimer(Device device, bool quick) : device_(device) {
   if (device.is_cpu()) {
     // Twice the last-level cache, so that writing it evicts every line a kernel's inputs left there; capped at

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "apps/bench/bench_report.h"  // median
 #include "core/device.h"
 
 namespace kiln::apps::bench {
@@ -45,7 +46,5 @@ class LabTimer {
   void* stop_event_ = nullptr;
 };
 
-// The median of a non-empty list (the mean of the two middle values for an even count).
-double median(std::vector<double> values);
 
 }  // namespace kiln::apps::bench
