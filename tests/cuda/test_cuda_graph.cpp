@@ -128,7 +128,10 @@ TEST_CASE("CUDA graph: a run resumed from a captured run's state continues ident
   Setup resumed;
   {
     NoGradGuard no_grad;
-    for (size_t i = 0; i < saved_weights.size(); ++i) resumed.adam->params()[i].copy_(saved_weights[i]);
+    for (size_t i = 0; i < saved_weights.size(); ++i) {
+      Tensor param = resumed.adam->params()[i];  // a handle to the same storage
+      param.copy_(saved_weights[i]);
+    }
   }
   resumed.adam->load_state_tensors(saved_state);
   resumed.noise.set_state(seed, offset);
