@@ -66,6 +66,8 @@ const char* kTrain =
     "  --spike-factor X   also a loss over X times its running mean diverges (default 0: off)\n"
     "  --detect-anomaly   backward names the op whose gradient first became NaN or infinite, and\n"
     "                  where its forward was called (slow: for debugging)\n"
+    "  --cuda-graph on|off   on a GPU, replay the training step as one CUDA graph after warm-up\n"
+    "                  (default on where the model allows; kiln says why where it does not)\n"
     "\n"
     "model options:\n"
     "  dcgan --latent N --features N --ema DECAY --image-size 28|64 --channels 1|3 (picture folders:\n"

@@ -27,6 +27,7 @@ int train_classifier(int argc, char** argv, int first) {
   defaults.batch = 128;
   defaults.lr = 1e-3;
   TrainOptions o = parse_train_options(args, defaults);
+  use_cuda_graph(o, "kiln train classifier does not capture its step yet (CUDA graphs: docs/cuda.md)");  // one trainer so far: vae
   ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
   if (o.batch > 0) check_batch_fits(o.batch, data.train.images.size(0), data.description);  // (auto: at most that)
   check_test_labels(data);

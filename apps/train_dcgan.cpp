@@ -30,6 +30,7 @@ int train_dcgan(int argc, char** argv, int first) {
   defaults.lr = 2e-4;
   defaults.sample_every = 200;
   TrainOptions o = parse_train_options(args, defaults);
+  use_cuda_graph(o, "kiln train dcgan does not capture its step yet (CUDA graphs: docs/cuda.md)");  // one trainer so far: vae
   models::DcganConfig config;
   config.latent = args.get_int("latent", 100, 1, 4096);
   // On the CPU the defaults make a short run that still shows garments: half-width networks, batch 64,

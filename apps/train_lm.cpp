@@ -54,6 +54,7 @@ int train_sequence_model(int argc, char** argv, int first, const std::string& ki
   defaults.model = kind;
   defaults.lr = gpt ? 1e-3 : 2e-3;
   TrainOptions o = parse_train_options(args, defaults);
+  use_cuda_graph(o, "kiln train " + o.model + " does not capture its step yet (CUDA graphs: docs/cuda.md)");
   if (args.has("epochs")) throw cli::UsageError("--epochs: sequence models count --steps (random windows)");
   if (o.limit > 0)  // (runs made before 2026-11-22 recorded --limit 0: resuming them replays it)
     throw cli::UsageError("--limit: not used by sequence models (pass a smaller --data)");

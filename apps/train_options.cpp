@@ -102,7 +102,7 @@ const std::map<std::string, std::vector<std::string>>& model_train_flags() {
 std::vector<std::string> train_flag_names(const std::string& model) {
   std::vector<std::string> names = {"data", "out", "device", "seed", "steps", "epochs", "batch", "lr",
                                     "sample-every", "checkpoint-every", "log-every", "limit",
-                                    "on-nan", "nan-limit", "spike-factor"};
+                                    "on-nan", "nan-limit", "spike-factor", "cuda-graph"};
   const std::vector<std::string>& own = model_train_flags().at(model);
   names.insert(names.end(), own.begin(), own.end());
   return names;
@@ -153,6 +153,15 @@ TrainOptions parse_train_options(const cli::Args& args, TrainOptions o) {
     throw cli::UsageError("--spike-factor " + exact_number(o.spike_factor) + ": expected 0 (off) or a factor above 1");
   o.detect_anomaly = args.has("detect-anomaly");
   if (o.detect_anomaly) set_anomaly_mode(true);
+  if (args.has("cuda-graph")) {
+    o.cuda_graph = args.get_string("cuda-graph", "");
+    if (o.cuda_graph != "on" && o.cuda_graph != "off")
+      throw cli::UsageError("--cuda-graph " + o.cuda_graph + ": expected on or off");
+    if (o.cuda_graph == "on" && !o.device.is_cuda())
+      throw cli::UsageError("--cuda-graph on needs a GPU, and this run is on the CPU (" +
+                            std::string(args.get_string("device", "auto") == "cpu" ? "--device cpu" : "no CUDA device found") +
+                            "): CUDA graphs replay GPU work; leave the flag out or say --cuda-graph off");
+  }
   if (o.resume && o.out.empty()) throw cli::UsageError("--resume needs --out RUN_FOLDER (or use 'kiln resume RUN')");
   for (const auto& [name, value] : args.values())
     if (name != "out" && name != "resume") o.flags[name] = value;

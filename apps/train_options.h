@@ -33,6 +33,7 @@ struct TrainOptions {
   int64_t nan_limit = 3;      // how often skip (in a row) or rollback may act before the run stops
   double spike_factor = 0.0;  // a loss over this × its running mean diverges (0: no spike check)
   bool detect_anomaly = false;  // backward names the op that first made a gradient non-finite
+  std::string cuda_graph = "auto";  // --cuda-graph on|off; auto: on for CUDA where the model allows (core/cuda_graph.h)
   Config flags;               // the flags given on the command line
   std::function<bool(const std::string&)> is_flag;  // whether this model's command accepts a flag name
 

@@ -35,6 +35,7 @@ int train_rnnvae(int argc, char** argv, int first) {
   defaults.model = "rnnvae";
   defaults.lr = 1e-3;
   TrainOptions o = parse_train_options(args, defaults);
+  use_cuda_graph(o, "kiln train rnnvae does not capture its step yet (CUDA graphs: docs/cuda.md)");  // one trainer so far: vae
   if (args.has("epochs")) throw cli::UsageError("--epochs: the sentence VAE counts --steps");
   if (o.limit > 0)  // (runs made before 2026-11-22 recorded --limit 0: resuming them replays it)
     throw cli::UsageError("--limit: not used by the sentence VAE (pass a smaller --data)");

@@ -13,6 +13,7 @@
 #include "apps/resumable.h"
 #include "apps/training_run.h"
 #include "core/autograd/grad_mode.h"
+#include "core/cuda_graph.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
 #include "core/random.h"
@@ -30,6 +31,7 @@ int train_vae(int argc, char** argv, int first) {
   defaults.batch = 128;
   defaults.lr = 1e-3;
   TrainOptions o = parse_train_options(args, defaults);
+  const bool graph = use_cuda_graph(o, "");  // every batch has the same shape (the loader drops a last, smaller one)
   const int64_t latent = args.get_int("latent", 32, 1, 4096);
   ImageData data = load_image_data(o.data, o.limit, false, {.size = 28, .channels = 1});
   if (o.batch > 0) check_batch_fits(o.batch, data.train.images.size(0), data.description);  // (auto: at most that)
@@ -72,14 +74,37 @@ int train_vae(int argc, char** argv, int first) {
                    {"channels", std::to_string(data.train.images.size(1))},
                    {"parameters", std::to_string(vae.parameter_count())}}, "img", state);
   const Tensor originals = data.test.images.narrow(0, 0, shown).to(o.device);
-  for (int64_t step = run.first_step(); step <= o.steps; ++step) {
-    Tensor x = loader.next()[0];
-    Tensor loss = models::vae_loss(vae.forward(x, randn({o.batch, latent}, {.device = o.device}, noise)), x);
+  // The training step: forward, backward, update. With a CUDA graph it reads its batch from `x`, which
+  // keeps its memory (each batch is copied in), and leaves its loss in `loss`, rewritten by each replay.
+  Tensor x, loss;
+  CapturedStep train_step(o.device, [&] {
+    loss = models::vae_loss(vae.forward(x, randn({o.batch, latent}, {.device = o.device}, noise)), x);
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
+  });
+  if (!graph) train_step.disable("--cuda-graph off");
+  bool graph_note_printed = false;
+  for (int64_t step = run.first_step(); step <= o.steps; ++step) {
+    Tensor batch = loader.next()[0];
+    if (graph && x.defined() && x.shape() == batch.shape()) {
+      NoGradGuard no_grad;
+      x.copy_(batch);
+    } else {  // the first batch, or another shape: a graph captured with the old `x` must not be replayed
+      x = graph ? batch.clone() : batch;
+      train_step.reset();
+    }
+    train_step.run(shape_str(x.shape()));
+    if (graph && !graph_note_printed && !train_step.unsupported_reason().empty()) {  // a capture failed
+      std::printf("kiln: CUDA graph off: %s\n", train_step.unsupported_reason().c_str());
+      std::fflush(stdout);
+      graph_note_printed = true;
+    }
     run.accumulate("loss_per_image", div(loss, double(o.batch)));
-    if (!run.step_done(step, loader.position().epoch, o.batch)) continue;  // a diverged step was undone (--on-nan)
+    if (!run.step_done(step, loader.position().epoch, o.batch)) {  // a diverged step was undone (--on-nan)
+      train_step.reset();  // the restored state lives in new tensors: capture again
+      continue;
+    }
     if (step % per_epoch == 0 || step == o.steps) {
       const double test = vae_test_loss(vae, data.test.images, o.device, noise);
       run.log(step, {{"test_loss_per_image", test}});

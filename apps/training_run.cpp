@@ -10,6 +10,7 @@
 #include "apps/data_messages.h"
 #include "apps/interrupt.h"
 #include "core/autograd/grad_mode.h"
+#include "core/cuda_graph.h"
 #include "core/error.h"
 #include "core/ops/ops.h"
 #include "core/serialization/checkpoint.h"
@@ -79,6 +80,32 @@ void settle_batch(TrainOptions& o, const BatchStep& probe, int64_t upper, uint64
     o.batch = auto_batch(probe, o.device, upper, state_bytes);
   else
     check_training_memory(probe, o.device, o.batch, state_bytes);
+}
+
+std::string cuda_graph_refusal(const TrainOptions& o, const std::string& model_limit) {
+  std::string why;
+  if (!o.device.is_cuda())
+    why = "the run is on the CPU";
+  else if (o.cuda_graph == "off")
+    why = "--cuda-graph off";
+  else if (const std::string device = CapturedStep::device_reason(o.device); !device.empty())
+    why = device;
+  else if (o.detect_anomaly)
+    why = "--detect-anomaly reads every gradient on the host inside the step";
+  else
+    why = model_limit;
+  if (!why.empty() && o.cuda_graph == "on" && why != "--cuda-graph off")
+    throw cli::UsageError("--cuda-graph on cannot be used: " + why);
+  return why;
+}
+
+bool use_cuda_graph(const TrainOptions& o, const std::string& model_limit) {
+  const std::string why = cuda_graph_refusal(o, model_limit);
+  if (!why.empty() && o.device.is_cuda()) {
+    std::printf("kiln: CUDA graph off: %s\n", why.c_str());
+    std::fflush(stdout);
+  }
+  return why.empty();
 }
 
 TrainingRun::TrainingRun(const TrainOptions& options, const std::string& title, const Config& model_config,

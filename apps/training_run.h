@@ -25,6 +25,13 @@ int64_t auto_batch(const BatchStep& probe, Device device, int64_t upper, uint64_
 // `probe` runs one training step of a throwaway copy of the model; `state_bytes` is the optimizer's state.
 void settle_batch(TrainOptions& o, const BatchStep& probe, int64_t upper, uint64_t state_bytes);
 
+// --cuda-graph (core/cuda_graph.h): "" when this run's training step may be captured into a CUDA graph,
+// else why not. `model_limit` is the model's own reason ("" where its step is capturable). An explicit
+// --cuda-graph on that cannot be honoured is a usage error naming why.
+std::string cuda_graph_refusal(const TrainOptions& o, const std::string& model_limit);
+// The same decision, printed on a GPU ("kiln: CUDA graph off: <why>"): true when the step is to be captured.
+bool use_cuda_graph(const TrainOptions& o, const std::string& model_limit);
+
 class TrainingRun {
  public:
   // Creates the run folder, or when options.resume reopens it and restores `state` (and the pending

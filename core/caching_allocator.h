@@ -5,10 +5,13 @@
 //
 // Streams: a block remembers the stream it was allocated for and is only reused by allocations for
 // the same stream (work on one stream runs in order, so reuse needs no synchronization).
-// Not here yet: splitting large cached blocks, cross-stream reuse through events, and private pools
-// for CUDA-graph capture (a capture will get its own CachingAllocator over the same backend).
+// Private pools (CUDA-graph capture, core/cuda_graph.h): while a pool captures a stream, that stream's
+// allocations come from the pool, and every block freed on it (the pool's own, or an older block the
+// captured work used) joins the pool. A pool's blocks are handed out only to that pool's capture and kept
+// while the graph lives (its replays use their addresses); release_pool gives them back to the cache.
 // The CPU allocator (core/allocator.cpp) keeps its large blocks in one too, with finer size classes and
 // a bound on the bytes it caches (see SizeClasses and set_cache_limit).
+// Not here yet: splitting large cached blocks, cross-stream reuse through events.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 
 namespace kiln {
@@ -53,6 +57,8 @@ struct SizeClasses {
 class CachingAllocator {
  public:
   using StreamId = uint64_t;
+  // A private pool; 0 is the shared cache.
+  using PoolId = uint64_t;
 
   CachingAllocator(std::unique_ptr<RawMemory> raw, std::string device_name, SizeClasses classes = {});
   ~CachingAllocator();
@@ -81,6 +87,19 @@ class CachingAllocator {
   AllocatorStats stats() const;
   void reset_peak_stats();
 
+  // ---- private pools for graph capture
+  // A new, empty pool.
+  PoolId create_pool();
+  // Routes `stream`'s allocations into `pool` (and its frees: see the header comment) until end_capture.
+  // One capture per stream at a time; the backend is never asked to free memory while a capture runs.
+  void begin_capture(PoolId pool, StreamId stream);
+  void end_capture(StreamId stream);
+  // The graph is gone: the pool's free blocks return to the shared cache, and its live blocks will when
+  // they are freed. Ends the pool's capture if it is still running (a failed capture).
+  void release_pool(PoolId pool);
+  // Bytes of backend memory the pool holds (handed out or kept for it).
+  size_t pool_bytes(PoolId pool) const;
+
   // The size a request is rounded up to: with the default classes, multiples of 512 bytes up to 1 MiB,
   // then of 2 MiB.
   static size_t round_size(size_t bytes, const SizeClasses& classes = {});
@@ -89,16 +108,21 @@ class CachingAllocator {
   struct Block {
     size_t size;
     StreamId stream;
+    PoolId pool;
   };
   void release_cached_locked();
-  void* reuse_locked(size_t size, StreamId stream);
+  void* reuse_locked(size_t size, StreamId stream, PoolId pool);
+  PoolId capturing_pool_locked(StreamId stream) const;
 
   std::unique_ptr<RawMemory> raw_;
   std::string device_name_;
   mutable std::mutex mutex_;
-  // cached blocks ordered by (stream, size): the best fit is the first at or above (stream, request)
-  std::multimap<std::pair<StreamId, size_t>, void*> free_blocks_;
+  // cached blocks ordered by (pool, stream, size): the best fit is the first at or above (pool, stream, request)
+  std::multimap<std::tuple<PoolId, StreamId, size_t>, void*> free_blocks_;
   std::unordered_map<void*, Block> live_;
+  std::unordered_map<StreamId, PoolId> capturing_;  // streams under capture and their pools
+  std::unordered_map<PoolId, size_t> pool_bytes_;
+  PoolId next_pool_ = 1;
   AllocatorStats stats_;
   SizeClasses classes_;
   size_t cap_ = 0;

@@ -28,7 +28,13 @@ class CudaRawMemory final : public RawMemory {
   void* raw_alloc(size_t bytes) override {
     KILN_CUDA_CHECK(cudaSetDevice(device_));
     void* p = nullptr;
-    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    // cudaMalloc is not stream-ordered, so a thread-local capture would refuse it; the caching allocator
+    // keeps the block for the graph (a private pool), which makes the call safe during a capture.
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    KILN_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    KILN_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+    if (status != cudaSuccess) {
       (void)cudaGetLastError();  // clear the out-of-memory error so later calls work
       return nullptr;
     }
@@ -93,6 +99,16 @@ void reset_peak_memory_stats(int device) { state(device).allocator->reset_peak_s
 void empty_cache(int device) { state(device).allocator->empty_cache(); }
 void set_memory_cap(int device, size_t bytes) { state(device).allocator->set_cap(bytes); }
 size_t memory_cap(int device) { return state(device).allocator->cap(); }
+CachingAllocator::PoolId create_memory_pool(int device) { return state(device).allocator->create_pool(); }
+void begin_pool_capture(int device, CachingAllocator::PoolId pool) {
+  DeviceState& s = state(device);
+  s.allocator->begin_capture(pool, reinterpret_cast<uint64_t>(s.stream));
+}
+void end_pool_capture(int device) {
+  DeviceState& s = state(device);
+  s.allocator->end_capture(reinterpret_cast<uint64_t>(s.stream));
+}
+void release_memory_pool(int device, CachingAllocator::PoolId pool) { state(device).allocator->release_pool(pool); }
 
 // The device allocator behind allocator_for(Device::cuda(i)): the caching allocator, on the current stream.
 class CudaCachingAdapter final : public Allocator {
@@ -134,6 +150,10 @@ void reset_peak_memory_stats(int) { no_cuda(); }
 void empty_cache(int) { no_cuda(); }
 void set_memory_cap(int, size_t) { no_cuda(); }
 size_t memory_cap(int) { no_cuda(); }
+CachingAllocator::PoolId create_memory_pool(int) { no_cuda(); }
+void begin_pool_capture(int, CachingAllocator::PoolId) { no_cuda(); }
+void end_pool_capture(int) { no_cuda(); }
+void release_memory_pool(int, CachingAllocator::PoolId) { no_cuda(); }
 #endif
 
 }  // namespace kiln::cuda

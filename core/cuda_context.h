@@ -32,6 +32,12 @@ void empty_cache(int device);
 // A cap on the bytes the device's caching allocator reserves (0: none); see CachingAllocator::set_cap.
 void set_memory_cap(int device, size_t bytes);
 size_t memory_cap(int device);
+// Private memory pools of the caching allocator for CUDA-graph capture (core/cuda_graph.h): while
+// `pool` captures, allocations on the device's current stream come from it (CachingAllocator::begin_capture).
+CachingAllocator::PoolId create_memory_pool(int device);
+void begin_pool_capture(int device, CachingAllocator::PoolId pool);
+void end_pool_capture(int device);
+void release_memory_pool(int device, CachingAllocator::PoolId pool);
 
 }  // namespace kiln
 

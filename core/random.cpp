@@ -1,6 +1,7 @@
 #include "core/random.h"
 
 #include "core/error.h"
+#include "core/graph_capture.h"
 #include "core/tensor_data.h"
 #include "kernels/cpu/random.h"
 #if KILN_HAVE_CUDA
@@ -16,6 +17,12 @@ Generator& default_generator() {
 
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
+philox::Args Generator::draw(int64_t numel, Device device) {
+  GraphCapture* capture = GraphCapture::current();
+  if (capture != nullptr && !device.is_cpu() && capture->device() == device) return capture->philox(*this, numel);
+  return {seed_, advance(numel), nullptr};
+}
+
 namespace {
 
 Tensor random_float(const Shape& shape, TensorOptions options, Generator& gen, cpu::RandomKind kind, double a,
@@ -25,13 +32,13 @@ Tensor random_float(const Shape& shape, TensorOptions options, Generator& gen, c
   bool rg = options.requires_grad;
   options.requires_grad = false;
   Tensor t = empty(shape, options);
-  uint64_t offset = gen.advance(t.numel());
+  const philox::Args philox = gen.draw(t.numel(), t.device());
   if (t.device().is_cpu()) {
-    cpu::random_fill(t.data(), t.dtype(), t.numel(), kind, a, b, gen.seed(), offset);
+    cpu::random_fill(t.data(), t.dtype(), t.numel(), kind, a, b, philox.seed, philox.offset);
   } else {
 #if KILN_HAVE_CUDA
     cuda::use_device(t.device().index);
-    cuda::random_fill(t.data(), t.dtype(), t.numel(), int(kind), a, b, gen.seed(), offset);
+    cuda::random_fill(t.data(), t.dtype(), t.numel(), int(kind), a, b, philox);
 #else
     throw_no_kernel(op, t.device());
 #endif
@@ -58,13 +65,13 @@ Tensor randn(const Shape& shape, TensorOptions options, Generator& gen) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options, Generator& gen) {
   KILN_CHECK(low < high, "randint: low ", low, " must be less than high ", high);
   Tensor t = empty(shape, {.dtype = DType::Int64, .device = options.device});
-  uint64_t offset = gen.advance(t.numel());
+  const philox::Args philox = gen.draw(t.numel(), t.device());
   if (t.device().is_cpu()) {
-    cpu::random_integers(t.data_ptr<int64_t>(), t.numel(), low, high, gen.seed(), offset);
+    cpu::random_integers(t.data_ptr<int64_t>(), t.numel(), low, high, philox.seed, philox.offset);
   } else {
 #if KILN_HAVE_CUDA
     cuda::use_device(t.device().index);
-    cuda::random_integers(t.data_ptr<int64_t>(), t.numel(), low, high, gen.seed(), offset);
+    cuda::random_integers(t.data_ptr<int64_t>(), t.numel(), low, high, philox);
 #else
     throw_no_kernel("randint", t.device());
 #endif

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "kernels/common/philox.h"
 
 namespace kiln {
 
@@ -27,6 +28,10 @@ class Generator {
     offset_ += (uint64_t(numel) + 3) / 4;
     return start;
   }
+  // The Philox arguments of a draw of `numel` elements for a kernel on `device`: (seed, advance(numel)),
+  // or, while a CUDA graph is being captured on this device (core/graph_capture.h), the captured draw's
+  // place relative to the state each replay writes (the generator then advances at every replay).
+  philox::Args draw(int64_t numel, Device device);
 
  private:
   uint64_t seed_ = 0;

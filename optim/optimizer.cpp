@@ -7,6 +7,7 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/graph_capture.h"
 #include "core/printable.h"
 #include "core/storage.h"
 #include "core/tensor_data.h"
@@ -20,6 +21,21 @@ namespace {
 
 Tensor int64_scalar(int64_t v) { return from_vector(std::vector<int64_t>{v}, Shape{}, {.dtype = DType::Int64}); }
 Tensor f64_scalar(double v) { return from_vector(std::vector<double>{v}, Shape{}, {.dtype = DType::Float64}); }
+
+// Writes `values` into the float64 tensor `dst` (on its device, stream-ordered on CUDA).
+void write_scalars(const Tensor& dst, const std::vector<double>& values) {
+  auto* d = static_cast<double*>(dst.data());
+  if (dst.device().is_cpu()) {
+    std::copy(values.begin(), values.end(), d);
+  } else {
+#if KILN_HAVE_CUDA
+    cuda::use_device(dst.device().index);
+    cuda::write_step_scalars(d, values);
+#else
+    throw_no_kernel("optimizer step scalars", dst.device());
+#endif
+  }
+}
 
 }  // namespace
 
@@ -71,10 +87,23 @@ void Optimizer::step() {
     else
       group->push_back(entry);
   }
+  GraphCapture* capture = GraphCapture::current();
+  if (capture != nullptr && !groups.empty() && groups.front().front().param.device() == capture->device()) {
+    capture_step(groups);
+    return;
+  }
   for (auto& group : groups)
     for (Entry& e : group) ++e.state->step;
   for (auto& group : groups) {
-    update_group(group.front().param.device(), group.front().param.dtype(), group);
+    const Device device = group.front().param.device();
+    Tensor scalars;
+    if (scalars_in_memory_) {
+      const std::vector<double> values = step_scalars(group);
+      scalars = empty({int64_t(values.size())}, {.dtype = DType::Float64, .device = device});
+      write_scalars(scalars, values);
+    }
+    update_group(device, group.front().param.dtype(), group,
+                 scalars.defined() ? static_cast<const double*>(scalars.data()) : nullptr);
     // The kernels wrote through raw pointers: tell autograd these tensors changed (as add_ would).
     for (Entry& e : group) {
       e.param.storage()->bump_version();
@@ -82,6 +111,49 @@ void Optimizer::step() {
     }
   }
   ++step_count_;
+}
+
+// The step inside a CUDA-graph capture: the kernels are recorded reading their scalars from device memory,
+// and the host part of the step (step counts, the scalars from the lr of that moment) becomes a hook that
+// runs before every replay. Nothing on the host changes now: the capture itself is not a step.
+void Optimizer::capture_step(std::vector<std::vector<Entry>>& groups) {
+  GraphCapture& capture = *GraphCapture::current();
+  for (auto& group : groups) {
+    const Device device = group.front().param.device();
+    KILN_CHECK(device == capture.device(), "optimizer: a captured step updates parameters on ", device.str(),
+               " while the graph is captured on ", capture.device().str());
+    for (const Entry& e : group)
+      KILN_CHECK(e.state->step > 0, "optimizer: a parameter gets its first update inside a CUDA-graph capture; "
+                                    "run at least one step without the graph first (its state is created then)");
+  }
+  std::vector<Tensor> scalars;
+  for (auto& group : groups) {
+    // The state of a step that counts: its step is one more than now when the hook runs.
+    for (Entry& e : group) ++e.state->step;
+    const std::vector<double> layout = step_scalars(group);
+    for (Entry& e : group) --e.state->step;
+    Tensor t = empty({int64_t(layout.size())}, {.dtype = DType::Float64, .device = group.front().param.device()});
+    capture.keep_alive(t);
+    update_group(group.front().param.device(), group.front().param.dtype(), group, static_cast<const double*>(t.data()));
+    scalars.push_back(t);
+  }
+  // The hook finds each parameter's state by index (state_ is replaced when a state is loaded; the graph is
+  // then dropped by its owner, CapturedStep::reset, but an index never dangles).
+  std::vector<std::vector<size_t>> indices;
+  for (const auto& group : groups) {
+    indices.emplace_back();
+    for (const Entry& e : group) indices.back().push_back(size_t(e.state - state_.data()));
+  }
+  capture.before_replay([this, groups, indices, scalars]() mutable {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (size_t k = 0; k < groups[g].size(); ++k) {
+        groups[g][k].state = &state_.at(indices[g][k]);
+        ++groups[g][k].state->step;
+      }
+      write_scalars(scalars[g], step_scalars(groups[g]));
+    }
+    ++step_count_;
+  });
 }
 
 void Optimizer::zero_grad() {
@@ -198,8 +270,13 @@ SGD::SGD(std::vector<Tensor> params, double lr, SGDOptions options) : Optimizer(
 
 // All parameters of the group in one kernel call; a parameter without a momentum buffer yet gets one,
 // which the kernel sets to g (PyTorch's first-step clone) instead of μ·b + (1 − dampening)·g.
-void SGD::update_group(Device device, DType dtype, const std::vector<Entry>& entries) {
-  const SgdHyperparams hyper{lr(), options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov};
+std::vector<double> SGD::step_scalars(const std::vector<Entry>&) const {
+  return {sgd_lr_term({lr(), options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, nullptr})};
+}
+
+void SGD::update_group(Device device, DType dtype, const std::vector<Entry>& entries, const double* step_scalars) {
+  const SgdHyperparams hyper{lr(), options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov,
+                             step_scalars};
   std::vector<SgdTensor> tensors;
   tensors.reserve(entries.size());
   for (const Entry& e : entries) {
@@ -230,9 +307,22 @@ AdamW::AdamW(std::vector<Tensor> params, double lr, AdamOptions options) : Adam(
 
 // All parameters of the group in one kernel call; the bias corrections are per parameter (its own step
 // count), computed here in double.
-void Adam::update_group(Device device, DType dtype, const std::vector<Entry>& entries) {
+std::vector<double> Adam::step_scalars(const std::vector<Entry>& entries) const {
   const AdamOptions& o = options_;
-  const AdamHyperparams hyper{lr(), o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad, decoupled_};
+  const AdamHyperparams hyper{lr(), o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad, decoupled_, nullptr};
+  std::vector<double> values{adam_lr_term(hyper)};
+  for (const Entry& e : entries) {
+    AdamTensor t{};
+    set_adam_bias_corrections(t, hyper, e.state->step);
+    values.push_back(t.step_size);
+    values.push_back(t.bias_correction2_sqrt);
+  }
+  return values;
+}
+
+void Adam::update_group(Device device, DType dtype, const std::vector<Entry>& entries, const double* step_scalars) {
+  const AdamOptions& o = options_;
+  const AdamHyperparams hyper{lr(), o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad, decoupled_, step_scalars};
   std::vector<AdamTensor> tensors;
   tensors.reserve(entries.size());
   for (const Entry& e : entries) {

@@ -27,6 +27,14 @@ class Optimizer {
   // (their state and step count are left as they are, as in PyTorch). Gradients must be on their
   // parameter's device; a gradient of another dtype or a non-contiguous one is converted first.
   void step();
+  // Inside a CUDA-graph capture (core/cuda_graph.h) step() records kernels that read the learning rate and
+  // bias corrections from device memory, and each replay first does the host part of a step (step counts,
+  // those scalars from the current lr()): a replayed step updates exactly as an uncaptured one. Capture needs
+  // the state to exist already (one uncaptured step first).
+  //
+  // Reads the step's scalars from memory even outside a capture (the captured kernels' path, so that the CPU
+  // tests can compare it with the plain one). Off by default.
+  void set_scalars_in_memory(bool on) { scalars_in_memory_ = on; }
   // Sets every parameter's gradient to undefined (PyTorch's zero_grad(set_to_none=True)).
   void zero_grad();
 
@@ -57,8 +65,12 @@ class Optimizer {
     Tensor grad;
     ParamState* state;  // state->step is already incremented
   };
-  // Updates all `entries` (one device, one dtype; grad mode off) with one fused kernel call.
-  virtual void update_group(Device device, DType dtype, const std::vector<Entry>& entries) = 0;
+  // Updates all `entries` (one device, one dtype; grad mode off) with one fused kernel call; with
+  // `step_scalars` (memory of the group's device) the kernel reads the step's scalars from there.
+  virtual void update_group(Device device, DType dtype, const std::vector<Entry>& entries,
+                            const double* step_scalars) = 0;
+  // The values step_scalars holds for `entries` at this step (kernels/common/optim_math.h's layout).
+  virtual std::vector<double> step_scalars(const std::vector<Entry>& entries) const = 0;
   // The buffer names this optimizer may keep per parameter (for load_state_tensors' checks).
   virtual std::vector<std::string> buffer_names() const = 0;
   // The buffers every update of a parameter creates with this optimizer's options: a saved state of an
@@ -73,6 +85,9 @@ class Optimizer {
   std::vector<ParamState> state_;
   double lr_;
   int64_t step_count_ = 0;
+  bool scalars_in_memory_ = false;
+
+  void capture_step(std::vector<std::vector<Entry>>& groups);
 };
 
 // torch.optim.SGD:  g ← g + wd·p ;  b ← g on the first step, else μ·b + (1−dampening)·g ;
@@ -89,7 +104,8 @@ class SGD : public Optimizer {
   const SGDOptions& options() const { return options_; }
 
  protected:
-  void update_group(Device device, DType dtype, const std::vector<Entry>& entries) override;
+  void update_group(Device device, DType dtype, const std::vector<Entry>& entries, const double* step_scalars) override;
+  std::vector<double> step_scalars(const std::vector<Entry>& entries) const override;
   std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
   std::vector<std::string> required_buffer_names() const override {
     return options_.momentum != 0.0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{};
@@ -116,7 +132,8 @@ class Adam : public Optimizer {
 
  protected:
   Adam(std::vector<Tensor> params, double lr, AdamOptions options, bool decoupled);
-  void update_group(Device device, DType dtype, const std::vector<Entry>& entries) override;
+  void update_group(Device device, DType dtype, const std::vector<Entry>& entries, const double* step_scalars) override;
+  std::vector<double> step_scalars(const std::vector<Entry>& entries) const override;
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
   std::vector<std::string> required_buffer_names() const override {
     if (options_.amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};

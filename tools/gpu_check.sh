@@ -4,8 +4,8 @@
 # the CUDA tests, and the attention memory benchmark. Logs go to $OUT (or ./gpu-check-logs).
 #
 # Usage: tools/gpu_check.sh [step...]
-#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train guard models lab
-#          overhead
+#   steps: build cuda golden ctest memcheck racecheck synccheck bench resume graph speed train guard models
+#          lab overhead
 #   (no step: build to bench, in that order). Each step has its own time limit, so that one slow or
 #        hung step leaves time (and logs) for the others. KILN_CUDA_FILTER narrows the Catch2 tests
 #        that the cuda and sanitizer steps run (default "[cuda]").
@@ -80,6 +80,22 @@ for step in "${steps[@]}"; do
           "weights $(cmp -s $d/straight/model.safetensors $d/halves/model.safetensors && echo same || echo DIFFER)"
         python3 tools/compare_safetensors.py $d/straight/model.safetensors $d/halves/model.safetensors
       done ;;
+    graph)
+      # Whole-step CUDA graphs through the command line (docs/cuda.md, "CUDA graphs"): kiln train vae on the
+      # GPU in deterministic mode with --cuda-graph off, on, and on stopped at step 6 then resumed; metrics
+      # and every tensor compared with the eager run. The "CUDA graph" lines say where a graph was refused.
+      flags="--device cuda --deterministic --batch 32 --limit 512 --latent 8 --log-every 4 --sample-every 100 --checkpoint-every 6"
+      d=$(mktemp -d)
+      $kiln train vae --steps 12 $flags --cuda-graph off --out $d/eager > $d/log 2>&1 &&
+        $kiln train vae --steps 12 $flags --cuda-graph on --out $d/graph >> $d/log 2>&1 &&
+        $kiln train vae --steps 6 $flags --cuda-graph on --out $d/halves >> $d/log 2>&1 &&
+        $kiln resume $d/halves --steps 12 >> $d/log 2>&1 || tail -5 $d/log
+      grep -h "CUDA graph" $d/log | sort | uniq -c
+      for run in graph halves; do
+        echo "vae --cuda-graph on ($run) vs off: metrics $(cmp -s $d/eager/metrics.csv $d/$run/metrics.csv && echo same || echo DIFFER)," \
+          "weights $(cmp -s $d/eager/model.safetensors $d/$run/model.safetensors && echo same || echo DIFFER)"
+        python3 tools/compare_safetensors.py $d/eager/model.safetensors $d/$run/model.safetensors
+      done ;;
     speed)
       # Each model alone on the GPU for a short run (the progress line's throughput), then PyTorch's
       # anchor timings for the same workloads in the same call, when .devicepack/anchors/torch_anchors.py
@@ -143,7 +159,7 @@ for step in "${steps[@]}"; do
     overhead)
       timeout 60 $kiln bench overhead --device cuda --torch --json "$out/bench_overhead.json" > "$out/bench_overhead.log" 2>&1
       echo "bench overhead (rc $?):"; tail -12 "$out/bench_overhead.log" ;;
-    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume speed train guard models lab overhead)"; exit 2 ;;
+    *) echo "unknown step '$step' (steps: build cuda golden ctest memcheck racecheck synccheck bench resume graph speed train guard models lab overhead)"; exit 2 ;;
   esac
   echo "[$step: $(($(date +%s) - start)) s]"
 done

@@ -237,8 +237,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
   Tensor mask = empty(x.shape(), x.options());
   if (p == 1.0) fill_data(mask, 0.0);  // everything dropped: no draw needed
   else  // the same Philox draw on every device: CPU and CUDA masks are bit-identical
-    KILN_DEVICE_CALL(x.device(), "dropout", dropout_mask, x.dtype(), x.numel(), p, generator.seed(),
-                     generator.advance(x.numel()), mask.data());
+    KILN_DEVICE_CALL(x.device(), "dropout", dropout_mask, x.dtype(), x.numel(), p,
+                     generator.draw(x.numel(), x.device()), mask.data());
   Tensor y;
   {
     NoGradGuard composite_forward;  // DropoutNode is the one node

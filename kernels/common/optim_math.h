@@ -12,9 +12,14 @@ namespace kiln {
 // ---------------------------------------------------------------- what the kernels are given
 // Raw pointers to contiguous arrays of `numel` elements of the group's dtype, all on one device.
 
+// Step scalars in memory (CUDA graphs, whose kernel arguments are frozen at capture): `step_scalars`
+// points to doubles in the kernel's memory, written before each step by the host with exactly the values
+// the arguments would carry. [0] is the group's learning-rate term (SGD: −lr; Adam: 1 − lr·wd), then two
+// per tensor (Adam: step_size, bias_correction2_sqrt). Null: the arguments' own values are used.
 struct SgdHyperparams {
   double lr, momentum, dampening, weight_decay;
   bool nesterov;
+  const double* step_scalars = nullptr;
 };
 struct SgdTensor {
   void* param;
@@ -27,6 +32,7 @@ struct SgdTensor {
 struct AdamHyperparams {
   double lr, beta1, beta2, eps, weight_decay;
   bool amsgrad, decoupled;  // decoupled: AdamW
+  const double* step_scalars = nullptr;
 };
 struct AdamTensor {
   void* param;
@@ -39,6 +45,10 @@ struct AdamTensor {
   double step_size;              // lr / (1 − β1ᵗ)
   double bias_correction2_sqrt;  // √(1 − β2ᵗ)
 };
+
+// The group's learning-rate term in step_scalars[0]: the value sgd_scalars / adam_scalars cast to T.
+inline double sgd_lr_term(const SgdHyperparams& h) { return -h.lr; }
+inline double adam_lr_term(const AdamHyperparams& h) { return 1.0 - h.lr * h.weight_decay; }
 
 // Per-tensor scalars of Adam step t, computed as torch.optim.Adam computes them in Python (double).
 inline void set_adam_bias_corrections(AdamTensor& t, const AdamHyperparams& h, int64_t step) {
@@ -65,7 +75,7 @@ struct SgdScalars {
 };
 template <class T>
 SgdScalars<T> sgd_scalars(const SgdHyperparams& h) {
-  return {T(-h.lr),           T(h.momentum),         T(1.0 - h.dampening), T(h.weight_decay),
+  return {T(sgd_lr_term(h)),  T(h.momentum),         T(1.0 - h.dampening), T(h.weight_decay),
           h.momentum != 0.0, h.weight_decay != 0.0, h.nesterov};
 }
 
@@ -82,10 +92,28 @@ AdamScalars<T> adam_scalars(const AdamHyperparams& h) {
           T(1.0 - h.beta2),
           T(h.eps),
           T(h.weight_decay),
-          T(1.0 - h.lr * h.weight_decay),
+          T(adam_lr_term(h)),
           h.weight_decay != 0.0,
           h.decoupled,
           h.amsgrad};
+}
+
+// The scalars of one step read from memory (step_scalars): the same casts, made where the kernel runs.
+template <class T>
+KILN_HD void sgd_scalars_from_memory(SgdScalars<T>& s, const double* step_scalars) {
+  if (step_scalars != nullptr) s.neg_lr = T(step_scalars[0]);
+}
+template <class T>
+KILN_HD void adam_scalars_from_memory(AdamScalars<T>& s, const double* step_scalars) {
+  if (step_scalars != nullptr) s.decoupled_factor = T(step_scalars[0]);
+}
+// Tensor k's step_size and bias_correction2_sqrt, from memory when the step has them there.
+template <class T>
+KILN_HD void adam_tensor_scalars_from_memory(T& step_size, T& bias_correction2_sqrt, const double* step_scalars,
+                                             int64_t k) {
+  if (step_scalars == nullptr) return;
+  step_size = T(step_scalars[1 + 2 * k]);
+  bias_correction2_sqrt = T(step_scalars[2 + 2 * k]);
 }
 
 // ---------------------------------------------------------------- the per-element updates

@@ -51,6 +51,22 @@ KILN_HD T to_uniform(uint32_t w) {
   else return T(w) * T(1.0 / 4294967296.0);
 }
 
+// Where a draw's counter blocks start. Outside a CUDA graph it is (seed, offset) itself. A draw captured
+// into a graph (core/graph_capture.h) names a device array {seed, base offset} that is rewritten before
+// every replay, and `offset` is the draw's place relative to that base: each replay then gets the numbers
+// the uncaptured step would get at the generator's current offset.
+struct Args {
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+  const uint64_t* graph_state = nullptr;  // {seed, base offset} in the kernel's memory, or null
+};
+
+// The draw's (seed, first block), read once by each thread of a kernel.
+KILN_HD Args resolve(const Args& a) {
+  if (a.graph_state == nullptr) return a;
+  return {a.graph_state[0], a.graph_state[1] + a.offset, nullptr};
+}
+
 // Standard normal for element i: Box–Muller on the word pairs (0,1) and (2,3) of its block,
 // computed in double on every device so CPU and GPU agree to rounding.
 KILN_HD double normal(uint64_t seed, uint64_t offset, int64_t i) {

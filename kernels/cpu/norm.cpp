@@ -256,10 +256,11 @@ void group_norm_backward(DType dtype, int64_t N, int64_t C, int64_t S, int64_t G
 
 // ------------------------------------------------------------------------------------ dropout
 
-void dropout_mask(DType dtype, int64_t n, double p, uint64_t seed, uint64_t offset, void* mask) {
+void dropout_mask(DType dtype, int64_t n, double p, philox::Args philox, void* mask) {
+  const philox::Args r = philox::resolve(philox);
   KILN_DISPATCH_FLOAT(dtype, "dropout", [&]<class T>() {
     T* mp = static_cast<T*>(mask);
-    for (int64_t i = 0; i < n; ++i) mp[i] = dropout_mask_value<T>(seed, offset, i, p);
+    for (int64_t i = 0; i < n; ++i) mp[i] = dropout_mask_value<T>(r.seed, r.offset, i, p);
   });
 }
 

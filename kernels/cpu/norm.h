@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/common/philox.h"
 
 namespace kiln::cpu {
 
@@ -54,6 +55,6 @@ void group_norm_backward(DType dtype, int64_t N, int64_t C, int64_t S, int64_t G
                          void* dbias);
 
 // ---- dropout: mask[i] = 1/(1 − p) where element i of the Philox draw (seed, offset) is kept, else 0.
-void dropout_mask(DType dtype, int64_t n, double p, uint64_t seed, uint64_t offset, void* mask);
+void dropout_mask(DType dtype, int64_t n, double p, philox::Args philox, void* mask);
 
 }  // namespace kiln::cpu

@@ -281,7 +281,9 @@ __global__ void group_norm_backward_params_kernel(int64_t N, int64_t C, int64_t 
 
 // One thread per element, grid-stride: the CPU's formula for element i.
 template <class T>
-__global__ void dropout_mask_kernel(int64_t n, double p, uint64_t seed, uint64_t offset, T* mask) {
+__global__ void dropout_mask_kernel(int64_t n, double p, philox::Args philox_args, T* mask) {
+  const philox::Args r = philox::resolve(philox_args);  // a captured graph's current state, or the draw's own
+  const uint64_t seed = r.seed, offset = r.offset;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     mask[i] = dropout_mask_value<T>(seed, offset, i, p);
 }
@@ -399,10 +401,10 @@ void group_norm_backward(DType dtype, int64_t N, int64_t C, int64_t S, int64_t G
   });
 }
 
-void dropout_mask(DType dtype, int64_t n, double p, uint64_t seed, uint64_t offset, void* mask) {
+void dropout_mask(DType dtype, int64_t n, double p, philox::Args philox, void* mask) {
   if (n == 0) return;
   KILN_DISPATCH_FLOAT(dtype, "dropout", [&]<class T>() {
-    dropout_mask_kernel<T><<<grid_for(n), kBlock, 0, launch_stream()>>>(n, p, seed, offset, static_cast<T*>(mask));
+    dropout_mask_kernel<T><<<grid_for(n), kBlock, 0, launch_stream()>>>(n, p, philox, static_cast<T*>(mask));
   });
   KILN_CUDA_CHECK_LAUNCH();
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/common/philox.h"
 
 namespace kiln::cuda {
 
@@ -33,6 +34,6 @@ void group_norm_backward(DType dtype, int64_t N, int64_t C, int64_t S, int64_t G
                          void* dbias);
 
 // Element i of the mask is kernels/common/norm_math.h's dropout_mask_value, as on the CPU: bit-identical.
-void dropout_mask(DType dtype, int64_t n, double p, uint64_t seed, uint64_t offset, void* mask);
+void dropout_mask(DType dtype, int64_t n, double p, philox::Args philox, void* mask);
 
 }  // namespace kiln::cuda

@@ -12,5 +12,8 @@ namespace kiln::cuda {
 void sgd_step(DType dtype, const std::vector<SgdTensor>& tensors, const SgdHyperparams& hyper);
 void adam_step(DType dtype, const std::vector<AdamTensor>& tensors, const AdamHyperparams& hyper);
 void ema_step(DType dtype, const std::vector<EmaTensor>& tensors, double weight);
+// Writes a step's scalars (kernels/common/optim_math.h, step_scalars) to device memory on the current
+// stream, before a CUDA graph's replay; the values travel in kernel arguments (no host buffer to keep).
+void write_step_scalars(double* dst, const std::vector<double>& values);
 
 }  // namespace kiln::cuda

@@ -163,3 +163,107 @@ TEST_CASE("caching allocator: reuse hands out a cached block and never calls the
   CHECK(alloc.stats().allocated == 4096);
   alloc.deallocate(a);
 }
+
+// ---------------------------------------------------------------- private pools (CUDA-graph capture)
+
+TEST_CASE("caching allocator: a capture draws from its own pool, never from the shared cache", "[allocator][graph]") {
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  void* shared = alloc.allocate(4096, 7);
+  alloc.deallocate(shared);  // cached in the shared cache
+  const auto pool = alloc.create_pool();
+  alloc.begin_capture(pool, 7);
+  void* captured = alloc.allocate(4096, 7);
+  CHECK(captured != shared);  // the shared block is not the graph's
+  CHECK(alloc.pool_bytes(pool) == 4096);
+  void* other_stream = alloc.allocate(4096, 8);  // another stream is not captured: shared cache rules
+  CHECK(alloc.pool_bytes(pool) == 4096);
+  alloc.deallocate(other_stream);
+  alloc.end_capture(7);
+  alloc.deallocate(captured);  // freed after the capture: kept for the graph's replays
+  void* later = alloc.allocate(4096, 7);
+  CHECK(later != captured);
+  CHECK(later == shared);
+  CHECK(alloc.pool_bytes(pool) == 4096);
+  alloc.deallocate(later);
+  alloc.release_pool(pool);
+  CHECK(alloc.pool_bytes(pool) == 0);
+}
+
+TEST_CASE("caching allocator: memory freed during a capture is reused only within that capture", "[allocator][graph]") {
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  void* before = alloc.allocate(1024, 1);  // e.g. a tensor of the warm-up step, freed inside the step
+  const auto pool = alloc.create_pool();
+  alloc.begin_capture(pool, 1);
+  void* a = alloc.allocate(2048, 1);
+  alloc.deallocate(a);
+  void* b = alloc.allocate(2048, 1);
+  CHECK(b == a);  // reuse inside the same capture, as stream order allows
+  alloc.deallocate(before);  // the captured work used it: it joins the pool
+  CHECK(alloc.pool_bytes(pool) == 2048 + 1024);
+  void* c = alloc.allocate(1024, 1);
+  CHECK(c == before);
+  alloc.deallocate(b);
+  alloc.deallocate(c);
+  alloc.end_capture(1);
+  // Outside the capture, neither the pool's blocks nor the joined one serve anyone else.
+  std::set<void*> handed;
+  for (int i = 0; i < 3; ++i) handed.insert(alloc.allocate(1024, 1));
+  for (int i = 0; i < 3; ++i) handed.insert(alloc.allocate(2048, 1));
+  CHECK(handed.count(a) == 0);
+  CHECK(handed.count(before) == 0);
+  // A second graph's capture does not get them either.
+  const auto pool2 = alloc.create_pool();
+  alloc.begin_capture(pool2, 1);
+  void* d = alloc.allocate(2048, 1);
+  CHECK(d != a);
+  alloc.end_capture(1);
+  alloc.deallocate(d);
+  // The graph is gone: its blocks go back to the shared cache and serve the next request.
+  alloc.release_pool(pool);
+  CHECK(alloc.pool_bytes(pool) == 0);
+  void* e = alloc.allocate(2048, 1);
+  CHECK(e == a);
+  alloc.deallocate(e);
+  for (void* p : handed) alloc.deallocate(p);
+  alloc.release_pool(pool2);
+}
+
+TEST_CASE("caching allocator: a pool's live blocks return to the shared cache when freed after release", "[allocator][graph]") {
+  auto* fake = new FakeMemory(64 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  const auto pool = alloc.create_pool();
+  alloc.begin_capture(pool, 3);
+  void* output = alloc.allocate(512, 3);  // e.g. the step's loss, still held by the caller
+  alloc.end_capture(3);
+  alloc.release_pool(pool);
+  alloc.deallocate(output);
+  CHECK(alloc.allocate(512, 3) == output);
+}
+
+TEST_CASE("caching allocator: nothing is freed to the device during a capture, and pools survive empty_cache", "[allocator][graph]") {
+  auto* fake = new FakeMemory(8 << 20);
+  CachingAllocator alloc(std::unique_ptr<RawMemory>(fake), "fake:0");
+  void* big = alloc.allocate(6 << 20, 0);
+  alloc.deallocate(big);  // 6 MiB in the shared cache
+  const auto pool = alloc.create_pool();
+  alloc.begin_capture(pool, 0);
+  // Out of memory inside a capture: the cache is not returned (cudaFree would break the capture).
+  CHECK_THROWS_AS(alloc.allocate(4 << 20, 0), OutOfMemory);
+  CHECK(alloc.stats().raw_frees == 0);
+  alloc.empty_cache();
+  CHECK(alloc.stats().raw_frees == 0);
+  void* in_pool = alloc.allocate(1 << 20, 0);
+  alloc.end_capture(0);
+  alloc.deallocate(in_pool);
+  alloc.empty_cache();  // frees the shared 6 MiB, keeps the graph's block
+  CHECK(alloc.stats().raw_frees == 1);
+  CHECK(alloc.stats().reserved == (1 << 20));
+  CHECK_THROWS_WITH(alloc.begin_capture(pool + 100, 0), Catch::Contains("unknown memory pool"));
+  alloc.begin_capture(pool, 0);
+  CHECK_THROWS_WITH(alloc.begin_capture(pool, 0), Catch::Contains("already being captured"));
+  alloc.release_pool(pool);  // ends the failed capture too
+  alloc.empty_cache();
+  CHECK(alloc.stats().reserved == 0);
+}
