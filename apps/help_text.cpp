@@ -180,7 +180,7 @@ const char* kBench =
     "                        available yet: bf16 is issue 15)\n"
     "  --steps N             timed steps, the median is reported (30; fewer is allowed for quick checks)\n"
     "  --warmup N            untimed steps first (5 on the CPU, 10 on a GPU)\n"
-    "  --graph off|on|both   also time the step captured in a CUDA graph (off; capture is not available yet)\n"
+    "  --graph off|on|both   time the step captured whole in a CUDA graph too (off; GPU only)\n"
     "  --torch               the same workloads in PyTorch (benchmarks/torch/bench_models.py, through\n"
     "                        $KILN_PYTHON, python3 or /usr/bin/python3) and the ratio kiln/PyTorch\n"
     "  --threads N           CPU threads, the same on both sides (default: OpenMP's count)\n"
