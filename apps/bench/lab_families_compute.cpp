@@ -38,15 +38,10 @@ namespace {
 constexpr DeviceType CPU = DeviceType::CPU;
 [[maybe_unused]] constexpr DeviceType CUDA = DeviceType::CUDA;
 
+// Families here measure flops against the library.
 template <class P>
 std::shared_ptr<LabFamily<P>> new_family(const char* name, const char* measures, const char* cost_model) {
-  auto f = std::make_shared<LabFamily<P>>();
-  f->name = name;
-  f->measures = measures;
-  f->cost_model = cost_model;
-  f->unit = CostUnit::Flops;
-  f->reference = ReferenceKind::Library;
-  return f;
+  return new_lab_family<P>(name, measures, cost_model, CostUnit::Flops, ReferenceKind::Library);
 }
 
 // Runs fn with OpenBLAS switched on or off for kiln::cpu::gemm, then restores the previous setting.

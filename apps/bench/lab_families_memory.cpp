@@ -33,16 +33,10 @@ constexpr DeviceType CPU = DeviceType::CPU;
 [[maybe_unused]] constexpr DeviceType CUDA = DeviceType::CUDA;
 constexpr double kF32 = 4;  // bytes per float32 element
 
-// Fills the fields every family states; the caller adds versions and the problem functions.
+// Families here measure bytes against the copy bandwidth.
 template <class P>
 std::shared_ptr<LabFamily<P>> new_family(const char* name, const char* measures, const char* cost_model) {
-  auto f = std::make_shared<LabFamily<P>>();
-  f->name = name;
-  f->measures = measures;
-  f->cost_model = cost_model;
-  f->unit = CostUnit::Bytes;
-  f->reference = ReferenceKind::CopyBandwidth;
-  return f;
+  return new_lab_family<P>(name, measures, cost_model, CostUnit::Bytes, ReferenceKind::CopyBandwidth);
 }
 
 // ---------------------------------------------------------------- a row-wise problem [M, K]: x → y

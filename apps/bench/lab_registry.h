@@ -127,6 +127,19 @@ class LabFamily : public LabFamilyBase {
 };
 
 
+// A family with the fields every family states; the caller adds its problem functions and versions.
+template <class P>
+std::shared_ptr<LabFamily<P>> new_lab_family(const char* name, const char* measures, const char* cost_model,
+                                             CostUnit unit, ReferenceKind reference) {
+  auto f = std::make_shared<LabFamily<P>>();
+  f->name = name;
+  f->measures = measures;
+  f->cost_model = cost_model;
+  f->unit = unit;
+  f->reference = reference;
+  return f;
+}
+
 // Every family of the lab, in the order of the list (lab_registry.cpp).
 std::vector<std::shared_ptr<LabFamilyBase>> kernel_lab_families();
 // The families, each with its versions (lab_families_memory.cpp: rate in GB/s against the copy bandwidth;
