@@ -188,6 +188,8 @@ void set_cpu_cache_limit(size_t bytes) {
 
 size_t cpu_cache_limit() { return cpu_allocator().cache().cache_limit(); }
 
+bool cpu_cache_built_in() { return kCpuCacheBuiltIn; }
+
 AllocatorStats cpu_cache_stats() { return cpu_allocator().cache().stats(); }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {

@@ -47,6 +47,7 @@ void release_cached_memory(Device device);
 void set_cpu_cache_limit(size_t bytes);
 size_t cpu_cache_limit();
 AllocatorStats cpu_cache_stats();  // the CPU cache's own statistics (its blocks of 64 KiB and more)
+bool cpu_cache_built_in();         // false in AddressSanitizer builds (GCC's or clang's), which cache nothing
 
 // Copies `bytes` between any two devices (host↔device, device↔device, host↔host).
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
