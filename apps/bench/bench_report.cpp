@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/cuda_context.h"
+#include "core/cuda_check.h"
 #include "core/error.h"
 
 #if KILN_HAVE_CUDA
@@ -39,21 +40,14 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-#if KILN_HAVE_CUDA
-namespace {
-void cuda_ok(cudaError_t status, const char* what) {
-  KILN_CHECK(status == cudaSuccess, "kiln bench: ", what, " failed: ", cudaGetErrorString(status));
-}
-}  // namespace
-#endif
 
 StepTimer::StepTimer(Device device) : device_(device) {
   if (!device.is_cuda()) return;
 #if KILN_HAVE_CUDA
   cuda::use_device(device.index);
   cudaEvent_t a = nullptr, b = nullptr;
-  cuda_ok(cudaEventCreate(&a), "cudaEventCreate");
-  cuda_ok(cudaEventCreate(&b), "cudaEventCreate");
+  KILN_CUDA_CHECK(cudaEventCreate(&a));
+  KILN_CUDA_CHECK(cudaEventCreate(&b));
   start_ = a;
   stop_ = b;
 #else
@@ -63,8 +57,8 @@ StepTimer::StepTimer(Device device) : device_(device) {
 
 StepTimer::~StepTimer() {
 #if KILN_HAVE_CUDA
-  if (start_) cudaEventDestroy(static_cast<cudaEvent_t>(start_));
-  if (stop_) cudaEventDestroy(static_cast<cudaEvent_t>(stop_));
+  if (start_) KILN_CUDA_CHECK_NOTHROW(cudaEventDestroy(static_cast<cudaEvent_t>(start_)));
+  if (stop_) KILN_CUDA_CHECK_NOTHROW(cudaEventDestroy(static_cast<cudaEvent_t>(stop_)));
 #endif
 }
 
@@ -77,12 +71,12 @@ double StepTimer::time_ms(const std::function<void()>& fn) {
 #if KILN_HAVE_CUDA
   auto stream = static_cast<cudaStream_t>(cuda::current_stream(device_.index));
   auto a = static_cast<cudaEvent_t>(start_), b = static_cast<cudaEvent_t>(stop_);
-  cuda_ok(cudaEventRecord(a, stream), "cudaEventRecord");
+  KILN_CUDA_CHECK(cudaEventRecord(a, stream));
   fn();
-  cuda_ok(cudaEventRecord(b, stream), "cudaEventRecord");
-  cuda_ok(cudaEventSynchronize(b), "cudaEventSynchronize");
+  KILN_CUDA_CHECK(cudaEventRecord(b, stream));
+  KILN_CUDA_CHECK(cudaEventSynchronize(b));
   float ms = 0.0f;
-  cuda_ok(cudaEventElapsedTime(&ms, a, b), "cudaEventElapsedTime");
+  KILN_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
   return ms;
 #else
   return 0.0;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "core/cuda_check.h"
 #include "core/error.h"
 #include "kernels/cpu/gemm.h"
 
@@ -62,9 +63,6 @@ std::string env_or(const char* name, const char* fallback) {
 
 #if KILN_HAVE_CUDA
 cudaStream_t lab_stream(Device d) { return static_cast<cudaStream_t>(cuda::current_stream(d.index)); }
-void cuda_ok(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(std::string("kernel lab: ") + what + ": " + cudaGetErrorString(e));
-}
 #endif
 
 }  // namespace
@@ -82,12 +80,12 @@ LabTimer::LabTimer(Device device, bool quick) : device_(device) {
 #if KILN_HAVE_CUDA
   cuda::use_device(device.index);
   int l2 = 0;
-  cuda_ok(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device.index), "L2 size");
+  KILN_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device.index));
   flush_bytes_ = std::max<size_t>(2 * static_cast<size_t>(l2), static_cast<size_t>(64) << 20);
-  cuda_ok(cudaMalloc(&flush_buffer_, flush_bytes_), "the L2 flush buffer");
+  KILN_CUDA_CHECK(cudaMalloc(&flush_buffer_, flush_bytes_));
   cudaEvent_t a, b;
-  cuda_ok(cudaEventCreate(&a), "event");
-  cuda_ok(cudaEventCreate(&b), "event");
+  KILN_CUDA_CHECK(cudaEventCreate(&a));
+  KILN_CUDA_CHECK(cudaEventCreate(&b));
   start_event_ = a;
   stop_event_ = b;
 #else
@@ -101,9 +99,9 @@ LabTimer::~LabTimer() {
     return;
   }
 #if KILN_HAVE_CUDA
-  cudaFree(flush_buffer_);
-  cudaEventDestroy(static_cast<cudaEvent_t>(start_event_));
-  cudaEventDestroy(static_cast<cudaEvent_t>(stop_event_));
+  KILN_CUDA_CHECK_NOTHROW(cudaFree(flush_buffer_));
+  KILN_CUDA_CHECK_NOTHROW(cudaEventDestroy(static_cast<cudaEvent_t>(start_event_)));
+  KILN_CUDA_CHECK_NOTHROW(cudaEventDestroy(static_cast<cudaEvent_t>(stop_event_)));
 #endif
 }
 
@@ -119,7 +117,7 @@ void LabTimer::flush() {
     return;
   }
 #if KILN_HAVE_CUDA
-  cuda_ok(cudaMemsetAsync(flush_buffer_, value, flush_bytes_, lab_stream(device_)), "L2 flush");
+  KILN_CUDA_CHECK(cudaMemsetAsync(flush_buffer_, value, flush_bytes_, lab_stream(device_)));
 #endif
 }
 
@@ -147,12 +145,12 @@ std::vector<double> LabTimer::time_runs(const std::function<void()>& fn, int war
     const cudaStream_t stream = lab_stream(device_);
     auto* start = static_cast<cudaEvent_t>(start_event_);
     auto* stop = static_cast<cudaEvent_t>(stop_event_);
-    cuda_ok(cudaEventRecord(start, stream), "event record");
+    KILN_CUDA_CHECK(cudaEventRecord(start, stream));
     fn();
-    cuda_ok(cudaEventRecord(stop, stream), "event record");
-    cuda_ok(cudaEventSynchronize(stop), "event sync");
+    KILN_CUDA_CHECK(cudaEventRecord(stop, stream));
+    KILN_CUDA_CHECK(cudaEventSynchronize(stop));
     float elapsed = 0;
-    cuda_ok(cudaEventElapsedTime(&elapsed, start, stop), "event time");
+    KILN_CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
     ms.push_back(double(elapsed));
 #endif
   }
@@ -187,14 +185,14 @@ double LabTimer::copy_bandwidth_gbs(size_t bytes, int reps) {
 #if KILN_HAVE_CUDA
     void* src = nullptr;
     void* dst = nullptr;
-    cuda_ok(cudaMalloc(&src, bytes), "copy source");
-    cuda_ok(cudaMalloc(&dst, bytes), "copy destination");
+    KILN_CUDA_CHECK(cudaMalloc(&src, bytes));
+    KILN_CUDA_CHECK(cudaMalloc(&dst, bytes));
     const cudaStream_t stream = lab_stream(device_);
-    cuda_ok(cudaMemsetAsync(src, 1, bytes, stream), "memset");
-    ms = time_runs([&] { cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream), "copy"); }, 2,
+    KILN_CUDA_CHECK(cudaMemsetAsync(src, 1, bytes, stream));
+    ms = time_runs([&] { KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream)); }, 2,
                    reps, reps, 1e9);
-    cudaFree(src);
-    cudaFree(dst);
+    KILN_CUDA_CHECK(cudaFree(src));
+    KILN_CUDA_CHECK(cudaFree(dst));
 #endif
   }
   return 2.0 * double(bytes) / 1e9 / (median(ms) / 1e3);
